@@ -1,0 +1,88 @@
+"""Configuration: defaults in code, overridden by instance/config.py, then PORTAL_* variables."""
+
+import json
+import os
+
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+
+
+class DefaultConfig:
+    """Defaults for every setting; each can be overridden (see README, Configuration)."""
+
+    ENV = "production"  # development | production | testing
+    SECRET_KEY = DEV_SECRET_KEY
+    DATABASE_URL = None  # None: SQLite file in the instance folder
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Sessions and cookies
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's default; tests use a cheap pbkdf2 for speed
+
+    # Rate limits (Flask-Limiter); use redis://127.0.0.1:6379 in production
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = "10 per minute"
+    API_RATE_LIMIT = "120 per minute"
+
+    # Mail: without MAIL_SERVER, messages go to the outbox table only
+    MAIL_SERVER = None
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USERNAME = None
+    MAIL_PASSWORD = None
+    MAIL_SENDER = "Initiative Portal <no-reply@initiatives.local>"
+    PASSWORD_RESET_MAX_AGE = 3600
+
+    # Uploads
+    MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 11 * 1024 * 1024  # a little more than one attachment plus the form
+
+    # Interface
+    LANGUAGES = ["en", "vi"]
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+    BOOTSTRAP_SERVE_LOCAL = True
+    ITEMS_PER_PAGE = 20
+
+    # Matching and search
+    EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # a name, a path, or "fake" for fast tests
+    EMBEDDING_WARM_UP = False
+    EMBED_ON_SAVE = True
+    AFFINITY_METHOD = "topk_mean"
+    AFFINITY_TOP_K = 2
+    DUPLICATE_THRESHOLD = 0.85
+    DEMAND_MATCH_THRESHOLD = 0.30
+    SEMANTIC_MIN_SCORE = 0.2  # semantic and hybrid search leave out weaker matches
+    SEARCH_INDEX_PATH = None  # None: <instance>/index
+    SEARCH_INDEX_IN_MEMORY = False
+
+
+def _coerce(value: str):
+    """Turn an environment string into a bool, int, float or JSON value where it reads as one."""
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "on"):
+        return True
+    if lowered in ("false", "no", "off"):
+        return False
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def from_environment(prefix: str = "PORTAL_") -> dict:
+    """Settings named PORTAL_<NAME> in the environment, with the prefix removed and values coerced."""
+    settings = {}
+    for name, value in os.environ.items():
+        if name.startswith(prefix) and name != prefix + "INSTANCE_PATH":
+            key = name[len(prefix):]
+            # Strings that are plain words stay strings: only coerce what looks typed.
+            settings[key] = value if key in ("SECRET_KEY", "DATABASE_URL", "MAIL_PASSWORD") else _coerce(value)
+    return settings

@@ -1,0 +1,1 @@
+"""Demands: problems posted by enterprises, cooperatives and local authorities."""

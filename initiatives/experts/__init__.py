@@ -1,0 +1,1 @@
+"""Expert profiles: what reviewers know, their publications, their conflicts."""

@@ -1,0 +1,1 @@
+"""The initiatives area (named proposals so imports do not read initiatives.initiatives)."""

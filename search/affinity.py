@@ -1,0 +1,218 @@
+"""Affinity of experts to initiatives: aggregate text similarities, rank, explain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from search.textfold import fold
+
+METHODS = ("max", "mean", "topk_mean", "quantile", "centroid")
+
+# Similarity blocks are cut to about this many cells so a call with thousands of experts and
+# their publications never needs one huge (initiatives x texts) matrix in memory.
+_BLOCK_CELLS = 4_000_000
+
+
+class _Profiles:
+    """All experts' text vectors stacked into one matrix, with who owns which row."""
+
+    def __init__(self, expert_text_vecs: Sequence[np.ndarray], dimension: int):
+        """Stack the per-expert ``(m_e, d)`` arrays; raise ValueError on a wrong shape."""
+        counts = np.zeros(len(expert_text_vecs), dtype=np.int64)
+        blocks = []
+        for expert, vecs in enumerate(expert_text_vecs):
+            vecs = np.asarray(vecs, dtype=np.float32)
+            if vecs.ndim == 1 and vecs.size == 0:
+                vecs = vecs.reshape(0, dimension)
+            if vecs.ndim != 2 or vecs.shape[1] != dimension:
+                raise ValueError(f"expert {expert}: text vectors must have shape (m, {dimension}), "
+                                 f"got {vecs.shape}")
+            counts[expert] = vecs.shape[0]
+            blocks.append(vecs)
+        self.counts = counts
+        self.texts = (np.concatenate(blocks) if blocks
+                      else np.zeros((0, dimension), dtype=np.float32))
+        self.starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+        self.owner = np.repeat(np.arange(len(counts)), counts)
+        # reduceat cannot express an empty segment, so only experts with texts take part.
+        self.with_texts = np.flatnonzero(counts > 0)
+        self.segment_starts = self.starts[self.with_texts]
+
+
+def _as_matrix(init_vecs: np.ndarray) -> np.ndarray:
+    """Return ``init_vecs`` as a 2-D float32 array; raise ValueError otherwise."""
+    init_vecs = np.asarray(init_vecs, dtype=np.float32)
+    if init_vecs.ndim != 2:
+        raise ValueError(f"initiative vectors must be a 2-D array, got shape {init_vecs.shape}")
+    return init_vecs
+
+
+def _blocks(n_rows: int, n_cols: int):
+    """Yield row slices covering ``n_rows`` rows, each about ``_BLOCK_CELLS`` cells."""
+    step = max(1, _BLOCK_CELLS // max(1, n_cols))
+    for start in range(0, n_rows, step):
+        yield slice(start, min(n_rows, start + step))
+
+
+def _segment_sorted(sims: np.ndarray, profiles: _Profiles, descending: bool) -> np.ndarray:
+    """Sort each row of ``sims`` inside each expert's segment, keeping segments in place."""
+    # Shifting each expert's block by a multiple of a span larger than the value range makes one
+    # row-wise sort order the blocks by owner and the values inside each block.
+    span = float(sims.max() - sims.min()) + 1.0 if sims.size else 1.0
+    shift = profiles.owner.astype(np.float64) * span
+    keys = shift - sims if descending else shift + sims
+    order = np.argsort(keys, axis=1, kind="stable")
+    return np.take_along_axis(sims, order, axis=1)
+
+
+def _aggregate_block(sims: np.ndarray, profiles: _Profiles, method: str, k: int,
+                     q: float) -> np.ndarray:
+    """Aggregate one block of similarities ``(b, M)`` to ``(b, n_with_texts)``."""
+    starts = profiles.segment_starts
+    counts = profiles.counts[profiles.with_texts]
+    if method == "max":
+        return np.maximum.reduceat(sims, starts, axis=1)
+    if method == "mean":
+        return np.add.reduceat(sims, starts, axis=1, dtype=np.float64) / counts
+    if method == "topk_mean":
+        ordered = _segment_sorted(sims, profiles, descending=True)
+        rank = np.arange(sims.shape[1]) - profiles.starts[profiles.owner]
+        kept = np.where(rank < k, ordered, 0.0)
+        return np.add.reduceat(kept, starts, axis=1, dtype=np.float64) / np.minimum(counts, k)
+    # quantile, interpolated linearly between order statistics as np.quantile does by default
+    ordered = _segment_sorted(sims, profiles, descending=False).astype(np.float64)
+    position = q * (counts - 1)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, counts - 1)
+    fraction = position - low
+    below = ordered[:, starts + low]
+    above = ordered[:, starts + high]
+    return below + (above - below) * fraction
+
+
+def expert_affinity(init_vecs: np.ndarray, expert_text_vecs: Sequence[np.ndarray],
+                    method: str = "max", *, k: int = 3, q: float = 0.75,
+                    empty: float = 0.0) -> np.ndarray:
+    """Return the ``(n_i, n_e)`` affinity of each initiative to each expert.
+
+    ``init_vecs`` is ``(n_i, d)``; ``expert_text_vecs`` holds one ``(m_e, d)`` array per expert
+    (keywords and bio, each publication); all rows L2-normalised, so products are cosines.
+    ``method`` aggregates an expert's similarities: ``max``, ``mean``, ``topk_mean`` (mean of the
+    ``k`` best), ``quantile`` (the ``q`` quantile) or ``centroid`` (cosine to the renormalised
+    mean of the expert's vectors). An expert without texts gets ``empty``. Raises ValueError on
+    an unknown method, a bad option or mismatched shapes.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown affinity method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "topk_mean" and k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if method == "quantile" and not 0.0 <= q <= 1.0:
+        raise ValueError(f"q must be between 0 and 1, got {q}")
+    init_vecs = _as_matrix(init_vecs)
+    profiles = _Profiles(expert_text_vecs, init_vecs.shape[1])
+    affinity = np.full((init_vecs.shape[0], len(profiles.counts)), empty, dtype=np.float64)
+    if profiles.with_texts.size == 0 or init_vecs.shape[0] == 0:
+        return affinity
+    if method == "centroid":
+        sums = np.add.reduceat(profiles.texts, profiles.segment_starts, axis=0, dtype=np.float64)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        # Texts that cancel out exactly leave no direction; such an expert scores 0, not NaN.
+        centroids = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
+        affinity[:, profiles.with_texts] = init_vecs @ centroids.astype(np.float32).T
+        return affinity
+    for rows in _blocks(init_vecs.shape[0], profiles.texts.shape[0]):
+        sims = init_vecs[rows] @ profiles.texts.T
+        affinity[rows, profiles.with_texts] = _aggregate_block(sims, profiles, method, k, q)
+    return affinity
+
+
+def max_affinity(init_vecs: np.ndarray, expert_text_vecs: Sequence[np.ndarray]) -> np.ndarray:
+    """Return the best similarity over each expert's texts, ``(n_i, n_e)``."""
+    return expert_affinity(init_vecs, expert_text_vecs, "max")
+
+
+def mean_affinity(init_vecs: np.ndarray, expert_text_vecs: Sequence[np.ndarray]) -> np.ndarray:
+    """Return the mean similarity over each expert's texts, ``(n_i, n_e)``."""
+    return expert_affinity(init_vecs, expert_text_vecs, "mean")
+
+
+def topk_mean_affinity(init_vecs: np.ndarray, expert_text_vecs: Sequence[np.ndarray],
+                       k: int = 3) -> np.ndarray:
+    """Return the mean of each expert's ``k`` best similarities (all if fewer), ``(n_i, n_e)``."""
+    return expert_affinity(init_vecs, expert_text_vecs, "topk_mean", k=k)
+
+
+def quantile_affinity(init_vecs: np.ndarray, expert_text_vecs: Sequence[np.ndarray],
+                      q: float = 0.75) -> np.ndarray:
+    """Return the ``q`` quantile of each expert's similarities, ``(n_i, n_e)``."""
+    return expert_affinity(init_vecs, expert_text_vecs, "quantile", q=q)
+
+
+def centroid_affinity(init_vecs: np.ndarray,
+                      expert_text_vecs: Sequence[np.ndarray]) -> np.ndarray:
+    """Return the cosine to each expert's renormalised mean text vector, ``(n_i, n_e)``."""
+    return expert_affinity(init_vecs, expert_text_vecs, "centroid")
+
+
+def top_k(query_vec: np.ndarray, matrix: np.ndarray, k: int,
+          allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the indices and scores of the ``k`` rows of ``matrix`` closest to ``query_vec``.
+
+    Scores are dot products (cosines for normalised rows), best first. ``allowed`` (bool per
+    row) excludes rows, for example conflicted or fully loaded experts; fewer than ``k`` results
+    come back when fewer rows are allowed. Raises ValueError on mismatched shapes or negative k.
+    """
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2:
+        raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
+    if k < 0:
+        raise ValueError(f"k must not be negative, got {k}")
+    # Casting the query, not the matrix, keeps a float32 matrix from being copied to float64.
+    query_vec = np.asarray(query_vec, dtype=matrix.dtype if matrix.dtype.kind == "f" else None)
+    if query_vec.shape != (matrix.shape[1],):
+        raise ValueError(f"query must have shape ({matrix.shape[1]},), got {query_vec.shape}")
+    scores = matrix @ query_vec
+    if allowed is not None:
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.shape != scores.shape:
+            raise ValueError(f"allowed must have shape {scores.shape}, got {allowed.shape}")
+        scores = np.where(allowed, scores, -np.inf)
+        k = min(k, int(allowed.sum()))
+    k = min(k, scores.shape[0])
+    if k == 0:
+        return np.zeros(0, dtype=np.int64), scores[:0]
+    best = np.argpartition(scores, scores.shape[0] - k)[scores.shape[0] - k:]
+    best = best[np.argsort(-scores[best], kind="stable")]
+    return best, scores[best]
+
+
+def best_text(init_vec: np.ndarray, expert_text_vecs: np.ndarray) -> int:
+    """Return the index of the expert text closest to the initiative, shown as the reason.
+
+    Raises ValueError when the expert has no texts or the shapes do not match.
+    """
+    expert_text_vecs = np.asarray(expert_text_vecs)
+    init_vec = np.asarray(init_vec, dtype=expert_text_vecs.dtype)
+    if expert_text_vecs.ndim != 2 or expert_text_vecs.shape[0] == 0:
+        raise ValueError("the expert has no texts to compare with")
+    if init_vec.shape != (expert_text_vecs.shape[1],):
+        raise ValueError(f"initiative vector must have shape ({expert_text_vecs.shape[1]},), "
+                         f"got {init_vec.shape}")
+    return int(np.argmax(expert_text_vecs @ init_vec))
+
+
+def shared_keywords(a: Sequence[str], b: Sequence[str]) -> list[str]:
+    """Return the keywords of ``a`` also in ``b``, ignoring case, spacing and diacritics.
+
+    Keeps ``a``'s spelling and order, each folded keyword once.
+    """
+    wanted = {fold(keyword) for keyword in b} - {""}
+    shared, seen = [], set()
+    for keyword in a:
+        folded = fold(keyword)
+        if folded in wanted and folded not in seen:
+            seen.add(folded)
+            shared.append(keyword)
+    return shared

@@ -1,0 +1,474 @@
+"""The catalogue search of the portal: what goes into the index, who may see what, the three
+modes (text, semantic, hybrid), and an index that follows the database and heals itself.
+
+The database is the source of truth. Each committed change is sent to the index after the
+commit; a missing, emptied or corrupt index is rebuilt in the background while searches are
+answered from the database with a notice.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from flask import Flask, current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_
+
+from initiatives import taxonomy
+from initiatives.extensions import db
+from initiatives.models import Demand, ExpertProfile, Initiative, InitiativeState
+from search import vectors
+from search.fusion import rrf
+from search.textindex import IndexUnavailable, IndexWriteError, TextIndex
+
+log = logging.getLogger(__name__)
+S = InitiativeState
+
+FACETS = ("field", "province", "state", "year", "call", "trl")
+MODES = ("text", "semantic", "hybrid")
+SORTS = ("relevance", "date")
+FUSION_DEPTH = 100          # how many of each ranking hybrid fuses
+SEMANTIC_DEPTH = 100        # semantic mode answers with at most this many results
+SNIPPET_CHARS = 240
+
+
+# Comparisons in the query language: trl:>=6, year:<2026 (the index holds exact values) ----
+
+_COMPARISON = re.compile(r"\b(trl|year):(>=|<=|>|<)(\d{1,4})\b", re.IGNORECASE)
+_RANGES = {"trl": range(1, 10), "year": range(1990, 2101)}
+
+
+def take_comparisons(text: str) -> tuple[str, dict[str, list[str]]]:
+    """Turn ``trl:>=6``-style comparisons into lists of allowed values; return the rest of the text."""
+    allowed: dict[str, set[int]] = {}
+    for name, operator, number in _COMPARISON.findall(text):
+        name, number = name.lower(), int(number)
+        test = {">=": number.__le__, "<=": number.__ge__, ">": number.__lt__, "<": number.__gt__}[operator]
+        values = {v for v in _RANGES[name] if test(v)}
+        allowed[name] = allowed[name] & values if name in allowed else values
+    rest = " ".join(_COMPARISON.sub(" ", text).split())
+    return rest, {name: [str(v) for v in sorted(values)] for name, values in allowed.items()}
+
+
+# Documents ---------------------------------------------------------------------------------
+
+def _places(slug: str | None) -> str:
+    """A province's names in both languages and the units merged into it, so old names find it."""
+    province = taxonomy.provinces().get(slug or "")
+    if province is None:
+        return ""
+    return "; ".join([province.name_vi, province.name_en, *province.merged_from])
+
+
+def _field_names(slug: str | None) -> str:
+    field_ = taxonomy.fields().get(slug or "")
+    return f"{field_.name_vi}; {field_.name_en}" if field_ else ""
+
+
+def initiative_doc(item: Initiative) -> dict:
+    stamp = item.submitted_at or item.created_at
+    return {
+        "kind": "initiative", "id": item.id, "title": item.title,
+        "keywords": list(item.keywords or []), "organisation": item.organisation,
+        "body": "\n".join(part for part in (item.summary, item.description, item.expected_impact,
+                                            _places(item.province), _field_names(item.field)) if part),
+        "lang": item.language, "updated_at": item.updated_at,
+        "field": item.field, "province": item.province, "state": item.state,
+        "year": stamp.year if stamp else None, "call": item.call_id, "trl": item.trl,
+    }
+
+
+def demand_doc(item: Demand) -> dict:
+    return {
+        "kind": "demand", "id": item.id, "title": item.title, "keywords": [],
+        "organisation": item.organisation,
+        "body": "\n".join(p for p in (item.description, _places(item.province), _field_names(item.field)) if p),
+        "lang": item.language, "updated_at": item.updated_at, "field": item.field,
+        "province": item.province, "state": item.state, "year": item.created_at.year,
+    }
+
+
+def expert_doc(item: ExpertProfile) -> dict:
+    publications = "\n".join(f"{p.title}. {p.abstract}" for p in item.publications)
+    return {
+        "kind": "expert", "id": item.id, "title": item.name, "keywords": list(item.keywords or []),
+        "organisation": item.organisation,
+        "body": "\n".join(p for p in (item.bio, publications, "; ".join(_field_names(f) for f in item.fields or [])) if p),
+        "updated_at": item.updated_at, "state": "available" if item.available else "unavailable",
+    }
+
+
+MODELS = {"initiative": Initiative, "demand": Demand, "expert": ExpertProfile}
+DOCS = {"initiative": initiative_doc, "demand": demand_doc, "expert": expert_doc}
+
+
+def indexable(kind: str, item) -> bool:
+    """Drafts stay out of the catalogue; everything else is in it (visibility is per query)."""
+    return not (kind == "initiative" and item.state == S.DRAFT.value)
+
+
+def all_docs(progress=None):
+    """Every indexable document, read in batches."""
+    for kind, model in MODELS.items():
+        for item in db.session.query(model).order_by(model.id).yield_per(500):
+            if indexable(kind, item):
+                yield DOCS[kind](item)
+                if progress:
+                    progress(1)
+
+
+def count_docs() -> int:
+    return (Initiative.query.filter(Initiative.state != S.DRAFT.value).count()
+            + Demand.query.count() + ExpertProfile.query.count())
+
+
+# Visibility --------------------------------------------------------------------------------
+
+def scope(user, kind: str | None) -> tuple[list[str], dict]:
+    """The kinds and forced filters a user's search runs under: the public catalogue for
+    everyone, every kind and state for admins."""
+    if user is not None and user.is_authenticated and user.is_admin:
+        kinds = [kind] if kind in MODELS else ["initiative"]
+        return kinds, {}
+    return ["initiative"], {"state": S.ACCEPTED.value}
+
+
+# Results -----------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    kind: str
+    id: int
+    score: float
+    title_html: str
+    snippet: str
+    item: object = None
+
+
+@dataclass
+class Answer:
+    results: list[Result]
+    total: int
+    page: int
+    per_page: int
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    mode: str = "hybrid"
+    notice: str = ""
+    plain: bool = False
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _escape_snippet(text: str) -> str:
+    text = " ".join((text or "").split())
+    return html.escape(text[:SNIPPET_CHARS] + ("…" if len(text) > SNIPPET_CHARS else ""))
+
+
+def _load(results: list[Result]) -> list[Result]:
+    """Attach the database objects; drop results whose object is gone."""
+    by_kind: dict[str, list[int]] = {}
+    for result in results:
+        by_kind.setdefault(result.kind, []).append(int(result.id))
+    objects = {}
+    for kind, ids in by_kind.items():
+        model = MODELS[kind]
+        objects.update({(kind, o.id): o for o in model.query.filter(model.id.in_(ids))})
+    kept = []
+    for result in results:
+        result.item = objects.get((result.kind, int(result.id)))
+        if result.item is not None:
+            kept.append(result)
+    return kept
+
+
+def _summary(item) -> str:
+    return getattr(item, "summary", None) or getattr(item, "description", None) or getattr(item, "bio", "") or ""
+
+
+# The database: filters, facets, the fallback -----------------------------------------------
+
+def _db_query(kind: str, filters: dict):
+    model = MODELS[kind]
+    query = model.query
+    if kind == "initiative":
+        query = query.filter(Initiative.state != S.DRAFT.value)
+    for name, value in filters.items():
+        if value in (None, "", []):
+            continue
+        values = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        numbers = [int(v) for v in values if v.isdigit()]
+        if name == "year" and kind != "expert":
+            column = Initiative.submitted_at if kind == "initiative" else Demand.created_at
+            query = query.filter(db.extract("year", column).in_(numbers))
+        elif name == "call" and kind == "initiative":
+            query = query.filter(Initiative.call_id.in_(numbers))
+        elif name == "trl" and kind == "initiative":
+            query = query.filter(Initiative.trl.in_(numbers))
+        elif name == "state" and kind == "expert":
+            query = query.filter(ExpertProfile.available.is_("available" in values))
+        elif hasattr(model, name):
+            query = query.filter(getattr(model, name).in_(values))
+    return query
+
+
+def _db_facets(items: list) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for item in items:
+        doc = DOCS[_kind_of(item)](item)
+        for name in FACETS:
+            value = doc.get(name)
+            if value not in (None, ""):
+                counts.setdefault(name, {})
+                counts[name][str(value)] = counts[name].get(str(value), 0) + 1
+    return counts
+
+
+def _kind_of(item) -> str:
+    return {Initiative: "initiative", Demand: "demand", ExpertProfile: "expert"}[type(item)]
+
+
+def database_search(text: str, kinds: list[str], filters: dict, page: int, per_page: int) -> Answer:
+    """Plain matching on title, summary and keywords, while the index is being rebuilt."""
+    words = [w for w in (text or "").split() if w][:10]
+    results, facet_items = [], []
+    for kind in kinds:
+        model = MODELS[kind]
+        query = _db_query(kind, filters)
+        columns = {"initiative": (Initiative.title, Initiative.summary, db.cast(Initiative.keywords, db.Text)),
+                   "demand": (Demand.title, Demand.description),
+                   "expert": (ExpertProfile.name, ExpertProfile.bio, db.cast(ExpertProfile.keywords, db.Text))}[kind]
+        for word in words:
+            like = f"%{word}%"
+            query = query.filter(or_(*[column.ilike(like) for column in columns]))
+        items = query.order_by(model.updated_at.desc(), model.id.desc()).limit(2000).all()
+        facet_items.extend(items)
+        results.extend(Result(kind, item.id, 0.0, html.escape(_title(item)), _escape_snippet(_summary(item)), item)
+                       for item in items)
+    start = (page - 1) * per_page
+    return Answer(results[start:start + per_page], len(results), page, per_page, _db_facets(facet_items),
+                  notice=str(_l("The search index is being rebuilt; these results come from a plain search of "
+                                "titles, summaries and keywords.")))
+
+
+def _title(item) -> str:
+    return getattr(item, "title", None) or getattr(item, "name", "")
+
+
+# The index of one application ---------------------------------------------------------------
+
+class Catalogue:
+    """The application's text index, its after-commit updates and its self-healing."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self._index: TextIndex | None = None
+        self._lock = threading.Lock()
+        self._healing: threading.Thread | None = None
+
+    @property
+    def index(self) -> TextIndex:
+        with self._lock:
+            if self._index is None:
+                self._index = TextIndex(self.app.config["SEARCH_INDEX_PATH"], FACETS)
+            return self._index
+
+    def close(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
+        if self._healing is not None:
+            self._healing.join()
+
+    # following the database
+
+    def update(self, kind: str, object_id: int) -> None:
+        """Bring one object's document up to date (after its commit).
+
+        Runs in a context of its own: the committing session cannot read any more."""
+        with self.app.app_context():
+            try:
+                item = db.session.get(MODELS[kind], object_id)
+                if item is None or not indexable(kind, item):
+                    self.index.delete(kind, object_id)
+                else:
+                    self.index.upsert([DOCS[kind](item)])
+            except (IndexUnavailable, OSError) as error:
+                log.warning("index update of %s %s failed (%s); healing", kind, object_id, error)
+                self.heal()
+            finally:
+                db.session.remove()
+
+    def rebuild(self, progress=None) -> int:
+        """Rebuild from the database into a fresh directory, swapped in atomically."""
+        return self.index.rebuild(all_docs(progress))
+
+    def heal(self) -> bool:
+        """Start a background rebuild unless one is running; returns whether one started."""
+        with self._lock:
+            if self._healing is not None and self._healing.is_alive():
+                return False
+            self._healing = threading.Thread(target=self._heal, name="portal-index-heal", daemon=True)
+            self._healing.start()
+            return True
+
+    def wait_healed(self, timeout: float = 120) -> None:
+        thread = self._healing
+        if thread is not None:
+            thread.join(timeout)
+
+    def _heal(self) -> None:
+        with self.app.app_context():
+            try:
+                count = self.rebuild()
+                log.warning("search index rebuilt from the database: %d documents", count)
+            except Exception:
+                log.exception("search index rebuild failed")
+            finally:
+                db.session.remove()
+
+    def flush(self) -> None:
+        try:
+            self.index.flush()
+        except IndexWriteError:
+            self.heal()
+
+    # searching
+
+    def search(self, text: str, user, *, mode: str = "hybrid", kind: str | None = None,
+               filters: dict | None = None, page: int = 1, per_page: int = 20,
+               sort: str = "relevance") -> Answer:
+        """One page of the catalogue as ``user`` may see it."""
+        mode = mode if mode in MODES else "hybrid"
+        sort = sort if sort in SORTS else "relevance"
+        page = max(1, int(page or 1))
+        per_page = min(max(1, int(per_page or 20)), 100)
+        kinds, forced = scope(user, kind)
+        wanted = {k: v for k, v in (filters or {}).items() if k in FACETS and v not in (None, "")}
+        for name, value in forced.items():
+            if wanted.get(name, value) != value:
+                return Answer([], 0, page, per_page, mode=mode)  # asks for what the user may not see
+            wanted[name] = value
+        text, ranges = take_comparisons((text or "").strip())
+        for name, values in ranges.items():
+            if name in wanted:
+                values = [v for v in values if v == str(wanted[name])]
+            wanted[name] = values or ["none"]
+        if mode != "text" and not text:
+            mode = "text"  # nothing to compare meanings with: list the catalogue
+        try:
+            if mode == "text" or (mode == "hybrid" and sort == "date"):
+                answer = self._text(text, kinds, wanted, page, per_page, sort)
+            else:
+                answer = self._fused(text, kinds, wanted, page, per_page, mode)
+        except IndexUnavailable as error:
+            log.warning("search index unavailable (%s); answering from the database", error)
+            self.heal()
+            return database_search(text, kinds, wanted, page, per_page)
+        if answer.total == 0 and self._emptied():
+            self.heal()
+            return database_search(text, kinds, wanted, page, per_page)
+        answer.mode = mode
+        return answer
+
+    def _emptied(self) -> bool:
+        """An index with no documents while the database has some was emptied by mistake."""
+        try:
+            return self.index.doc_count() == 0 and count_docs() > 0
+        except IndexUnavailable:
+            return True
+
+    def _text(self, text, kinds, filters, page, per_page, sort) -> Answer:
+        found = self.index.search(text, kinds=kinds, filters=filters, page=page, per_page=per_page, sort=sort)
+        results = _load([Result(h.kind, int(h.id), h.score, h.title_html, h.snippet) for h in found.hits])
+        facets = {name: counts for name, counts in found.facets.items() if name in FACETS}
+        return Answer(results, found.total, found.page, found.per_page, facets, plain=found.plain)
+
+    def _semantic_ranking(self, text: str, kinds: list[str], filters: dict) -> list[tuple[tuple[str, int], float]]:
+        vector = vectors.service().encode([text])[0]
+        ranking = []
+        for kind in kinds:
+            allowed = [row[0] for row in _db_query(kind, filters).with_entities(MODELS[kind].id)]
+            ids, matrix = vectors.matrix(kind, allowed)
+            if not ids:
+                continue
+            scores = matrix @ vector
+            floor = current_app.config.get("SEMANTIC_MIN_SCORE", 0.0)
+            ranking.extend(((kind, object_id), float(score)) for object_id, score in zip(ids, scores, strict=True)
+                           if score >= floor)
+        ranking.sort(key=lambda pair: -pair[1])
+        return ranking[:SEMANTIC_DEPTH]
+
+    def _fused(self, text, kinds, filters, page, per_page, mode) -> Answer:
+        semantic = self._semantic_ranking(text, kinds, filters)
+        text_hits = {}
+        if mode == "hybrid":
+            found = self.index.search(text, kinds=kinds, filters=filters, page=1, per_page=FUSION_DEPTH)
+            text_hits = {(h.kind, int(h.id)): h for h in found.hits}
+            fused = rrf([list(text_hits), [key for key, _ in semantic]])
+            keys = [(key, score) for key, score in fused]
+        else:
+            keys = semantic
+        start = (page - 1) * per_page
+        window = keys[start:start + per_page]
+        results = []
+        for (kind, object_id), score in window:
+            hit = text_hits.get((kind, object_id))
+            results.append(Result(kind, object_id, score, hit.title_html if hit else "",
+                                  hit.snippet if hit else ""))
+        results = _load(results)
+        for result in results:
+            result.title_html = result.title_html or html.escape(_title(result.item))
+            result.snippet = result.snippet or _escape_snippet(_summary(result.item))
+        everything = _load([Result(kind, object_id, score, "", "") for (kind, object_id), score in keys])
+        return Answer(results, len(keys), page, per_page, _db_facets([r.item for r in everything]))
+
+    def more_like_this(self, initiative: Initiative, user, limit: int = 5) -> list[Initiative]:
+        """The initiatives closest in meaning to ``initiative`` that ``user`` may see."""
+        vector = vectors.vector_of("initiative", initiative.id, initiative)
+        if vector is None:
+            return []
+        kinds, forced = scope(user, "initiative")
+        allowed = [row[0] for row in _db_query("initiative", forced).with_entities(Initiative.id)
+                   if row[0] != initiative.id]
+        ids, matrix = vectors.matrix("initiative", allowed)
+        if not ids:
+            return []
+        order = np.argsort(-(matrix @ vector), kind="stable")[:limit]
+        by_id = {i.id: i for i in Initiative.query.filter(Initiative.id.in_([ids[j] for j in order]))}
+        return [by_id[ids[j]] for j in order if ids[j] in by_id]
+
+
+def catalogue(app: Flask | None = None) -> Catalogue:
+    app = app or current_app._get_current_object()
+    return app.extensions["portal_catalogue"]
+
+
+def init_app(app: Flask) -> None:
+    """Keep the index in step with every commit that changes an initiative, demand or expert."""
+    from initiatives import signals
+
+    app.extensions["portal_catalogue"] = Catalogue(app)
+
+    def follow(kind, key):
+        def receiver(sender, **payload):
+            if sender is app:
+                catalogue(app).update(kind, payload[key])
+        return receiver
+
+    app.extensions["portal_catalogue_receivers"] = receivers = [
+        (signals.initiative_changed, follow("initiative", "initiative_id")),
+        (signals.demand_changed, follow("demand", "demand_id")),
+        (signals.expert_changed, follow("expert", "expert_id")),
+    ]
+    for signal, receiver in receivers:
+        signal.connect(receiver)
+
+

@@ -1,0 +1,288 @@
+"""Matching in the portal: experts and demands for initiatives, with reasons and exclusions.
+
+Pure arithmetic lives in ``search.affinity``; this module gathers the stored vectors, applies the
+conflict rules of DESIGN section 2 and turns scores into suggestions people can read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from initiatives.extensions import db
+from initiatives.models import (
+    Demand,
+    DemandState,
+    ExpertProfile,
+    Initiative,
+    InitiativeConflict,
+    InitiativeState,
+    OrganisationConflict,
+    Publication,
+)
+from search import vectors
+from search.affinity import expert_affinity, shared_keywords
+from search.textfold import fold
+
+S = InitiativeState
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+@dataclass
+class ExpertTexts:
+    """Every encoded text of every expert, ready for the affinity arithmetic."""
+
+    experts: list[ExpertProfile]
+    blocks: list[np.ndarray]            # per expert: (m_e, d) vectors
+    labels: list[list[tuple[str, object]]]  # per expert: ("profile", expert) | ("publication", pub)
+
+
+@dataclass
+class ExpertSuggestion:
+    expert: ExpertProfile
+    score: float
+    load: int
+    reason: str = ""
+    reason_kind: str = ""  # profile | publication
+    keywords: list[str] = field(default_factory=list)
+    excluded: str = ""      # why the expert may not review this initiative
+
+
+@dataclass
+class Match:
+    """A demand or initiative matched to another object, with its score and reason."""
+
+    item: object
+    score: float
+    keywords: list[str] = field(default_factory=list)
+
+
+# Conflicts of interest ---------------------------------------------------------------------
+
+def same_organisation(a: str, b: str) -> bool:
+    """Whether two organisation names are the same after folding case, spaces and diacritics."""
+    return bool(fold(a or "")) and fold(a or "") == fold(b or "")
+
+
+def conflict_reason(expert: ExpertProfile, initiative: Initiative) -> str:
+    """Why ``expert`` may not review ``initiative``, or "" when nothing stands in the way."""
+    return conflict_matrix([initiative], [expert])[0][0]
+
+
+def conflict_matrix(initiatives: list[Initiative], experts: list[ExpertProfile]) -> list[list[str]]:
+    """``conflict_reason`` for every pair, with the declared conflicts read once."""
+    declared: dict[int, list[str]] = {}
+    for row in OrganisationConflict.query.all():
+        declared.setdefault(row.expert_id, []).append(row.organisation)
+    pair_conflicts = {(c.expert_id, c.initiative_id): c.source for c in InitiativeConflict.query.all()}
+    folded_orgs = {e.id: fold(e.organisation or "") for e in experts}
+    folded_declared = {eid: {fold(o) for o in orgs} for eid, orgs in declared.items()}
+    folded_names = {e.id: fold(e.name) for e in experts}
+    result = []
+    for initiative in initiatives:
+        org = fold(initiative.organisation or "")
+        team = {fold(m) for m in initiative.team_members or []}
+        row = []
+        for expert in experts:
+            if expert.user_id is not None and expert.user_id == initiative.proposer_id:
+                row.append(str(_l("is the proposer")))
+            elif folded_names[expert.id] and folded_names[expert.id] in team:
+                row.append(str(_l("is a team member")))
+            elif org and folded_orgs[expert.id] == org:
+                row.append(str(_l("same organisation (%(org)s)", org=expert.organisation)))
+            elif org and org in folded_declared.get(expert.id, set()):
+                row.append(str(_l("declared a conflict with %(org)s", org=initiative.organisation)))
+            elif (expert.id, initiative.id) in pair_conflicts:
+                source = pair_conflicts[(expert.id, initiative.id)]
+                row.append(str(_l("declined earlier for a conflict")) if source == "decline"
+                           else str(_l("declared a conflict with this initiative")))
+            else:
+                row.append("")
+        result.append(row)
+    return result
+
+
+# Affinity ----------------------------------------------------------------------------------
+
+def expert_texts(experts: list[ExpertProfile] | None = None) -> ExpertTexts:
+    """The stored vectors of each expert's profile and publications."""
+    if experts is None:
+        experts = ExpertProfile.query.order_by(ExpertProfile.id).all()
+    profile_ids, profile_vecs = vectors.matrix("expert", [e.id for e in experts])
+    profile_row = {pid: i for i, pid in enumerate(profile_ids)}
+    publications = Publication.query.filter(Publication.expert_id.in_([e.id for e in experts])).all() if experts else []
+    pub_ids, pub_vecs = vectors.matrix("publication", [p.id for p in publications])
+    pub_row = {pid: i for i, pid in enumerate(pub_ids)}
+    by_expert: dict[int, list[Publication]] = {}
+    for publication in publications:
+        by_expert.setdefault(publication.expert_id, []).append(publication)
+    dimension = profile_vecs.shape[1] if profile_vecs.size else (pub_vecs.shape[1] if pub_vecs.size else 0)
+    blocks, labels = [], []
+    for expert in experts:
+        rows, names = [], []
+        if expert.id in profile_row:
+            rows.append(profile_vecs[profile_row[expert.id]])
+            names.append(("profile", expert))
+        for publication in by_expert.get(expert.id, []):
+            if publication.id in pub_row:
+                rows.append(pub_vecs[pub_row[publication.id]])
+                names.append(("publication", publication))
+        blocks.append(np.vstack(rows) if rows else np.zeros((0, dimension), dtype=np.float32))
+        labels.append(names)
+    return ExpertTexts(experts, blocks, labels)
+
+
+def affinities(init_vecs: np.ndarray, texts: ExpertTexts) -> np.ndarray:
+    """The (initiatives x experts) affinity under the configured aggregation."""
+    config = current_app.config
+    if init_vecs.size == 0 or not texts.experts:
+        return np.zeros((init_vecs.shape[0] if init_vecs.ndim == 2 else 0, len(texts.experts)))
+    dimension = init_vecs.shape[1]
+    blocks = [b if b.shape[0] else np.zeros((0, dimension), dtype=np.float32) for b in texts.blocks]
+    return expert_affinity(init_vecs, blocks, config["AFFINITY_METHOD"],
+                           k=config["AFFINITY_TOP_K"], q=config.get("AFFINITY_QUANTILE", 0.75))
+
+
+def current_loads(expert_ids: list[int] | None = None) -> dict[int, int]:
+    """Active assignments per expert (invited, accepted, overdue)."""
+    from review.models import ACTIVE_STATES, Assignment
+
+    query = db.session.query(Assignment.expert_id, db.func.count()).filter(
+        Assignment.state.in_(ACTIVE_STATES))
+    if expert_ids is not None:
+        query = query.filter(Assignment.expert_id.in_(expert_ids))
+    return dict(query.group_by(Assignment.expert_id).all())
+
+
+def _closest_sentence(text: str, vector: np.ndarray) -> str:
+    """The sentence of ``text`` closest to ``vector`` (the reason shown for a profile match)."""
+    sentences = [s.strip() for s in _SENTENCE.split(text or "") if len(s.strip()) > 3]
+    if len(sentences) <= 1:
+        return (sentences[0] if sentences else text or "")[:300]
+    encoded = vectors.service().encode(sentences)
+    return sentences[int(np.argmax(encoded @ vector))][:300]
+
+
+def explain(expert_index: int, init_vec: np.ndarray, texts: ExpertTexts) -> tuple[str, str]:
+    """The closest publication title or profile sentence, and which it is."""
+    block = texts.blocks[expert_index]
+    if block.shape[0] == 0:
+        return "", ""
+    best = int(np.argmax(block @ init_vec))
+    kind, obj = texts.labels[expert_index][best]
+    if kind == "publication":
+        year = f" ({obj.year})" if obj.year else ""
+        return obj.title + year, kind
+    return _closest_sentence(obj.bio or ", ".join(obj.keywords or []), init_vec), kind
+
+
+def suggest_experts(initiative: Initiative, limit: int = 10) -> tuple[list[ExpertSuggestion], list[ExpertSuggestion]]:
+    """The best experts for ``initiative`` and, apart, the excluded ones with the reason.
+
+    Returns two empty lists when the initiative has no current vector ("not yet matched")."""
+    vector = vectors.vector_of("initiative", initiative.id, initiative)
+    if vector is None:
+        return [], []
+    texts = expert_texts()
+    scores = affinities(vector[None, :], texts)[0]
+    loads = current_loads()
+    reasons = conflict_matrix([initiative], texts.experts)[0]
+    order = np.argsort(-scores, kind="stable")
+    suggested, excluded = [], []
+    for index in order:
+        expert = texts.experts[index]
+        if texts.blocks[index].shape[0] == 0:
+            continue
+        suggestion = ExpertSuggestion(expert, float(scores[index]), loads.get(expert.id, 0),
+                                      keywords=shared_keywords(expert.keywords or [], initiative.keywords or []))
+        if reasons[index]:
+            suggestion.excluded = reasons[index]
+            excluded.append(suggestion)
+        elif len(suggested) < limit:
+            suggestion.reason, suggestion.reason_kind = explain(index, vector, texts)
+            suggested.append(suggestion)
+    return suggested, excluded
+
+
+def experts_for_query(query: str, limit: int = 10) -> list[ExpertSuggestion]:
+    """The best experts for a typed topic, with the closest publication or sentence."""
+    query = (query or "").strip()
+    if not query:
+        return []
+    vector = vectors.service().encode([query])[0]
+    texts = expert_texts()
+    scores = affinities(vector[None, :], texts)[0]
+    loads = current_loads()
+    words = [w for w in re.split(r"[,;]\s*|\s+", query) if w]
+    result = []
+    for index in np.argsort(-scores, kind="stable")[:limit]:
+        if texts.blocks[index].shape[0] == 0:
+            continue
+        expert = texts.experts[index]
+        reason, kind = explain(index, vector, texts)
+        result.append(ExpertSuggestion(expert, float(scores[index]), loads.get(expert.id, 0), reason, kind,
+                                       shared_keywords(expert.keywords or [], words)))
+    return result
+
+
+def keywords_in(keywords, text: str) -> list[str]:
+    """The ``keywords`` that occur in ``text``, compared without case or diacritics."""
+    folded = fold(text)
+    return [k for k in keywords or [] if fold(k) and fold(k) in folded]
+
+
+def _ranked(vector: np.ndarray, kind: str, candidates: list, threshold: float, limit: int,
+            keywords_of) -> list[Match]:
+    ids, matrix = vectors.matrix(kind, [c.id for c in candidates])
+    if not ids:
+        return []
+    by_id = {c.id: c for c in candidates}
+    scores = matrix @ vector
+    order = np.argsort(-scores, kind="stable")
+    matches = []
+    for row in order:
+        if scores[row] < threshold or len(matches) >= limit:
+            break
+        item = by_id[ids[row]]
+        matches.append(Match(item, float(scores[row]), keywords_of(item)))
+    return matches
+
+
+def demands_for_initiative(initiative: Initiative, limit: int = 5) -> list[Match]:
+    """The open demands closest to ``initiative``, above the demand threshold."""
+    vector = vectors.vector_of("initiative", initiative.id, initiative)
+    if vector is None:
+        return []
+    demands = Demand.query.filter_by(state=DemandState.OPEN.value).all()
+    return _ranked(vector, "demand", demands, current_app.config["DEMAND_MATCH_THRESHOLD"], limit,
+                   lambda d: keywords_in(initiative.keywords, d.title + " " + d.description))
+
+
+def initiatives_for_demand(demand: Demand, only_accepted: bool, limit: int = 10) -> list[Match]:
+    """The initiatives closest to ``demand``: accepted ones, or every non-draft one for admins."""
+    vector = vectors.vector_of("demand", demand.id, demand)
+    if vector is None:
+        return []
+    query = Initiative.query
+    if only_accepted:
+        query = query.filter(Initiative.state == S.ACCEPTED.value)
+    else:
+        query = query.filter(Initiative.state.notin_([S.DRAFT.value, S.WITHDRAWN.value]))
+    text = demand.title + " " + demand.description
+    return _ranked(vector, "initiative", query.all(), current_app.config["DEMAND_MATCH_THRESHOLD"], limit,
+                   lambda i: keywords_in(i.keywords, text))
+
+
+def near_duplicates(initiative: Initiative, limit: int = 5) -> list[Match]:
+    """Initiatives in the catalogue semantically close to ``initiative`` (above the threshold).
+
+    Encodes the initiative's current text on the spot: the proposer is about to submit it."""
+    vector = vectors.service().encode([vectors.initiative_text(initiative)])[0]
+    others = Initiative.query.filter(Initiative.id != initiative.id,
+                                     Initiative.state.notin_([S.DRAFT.value, S.WITHDRAWN.value])).all()
+    return _ranked(vector, "initiative", others, current_app.config["DUPLICATE_THRESHOLD"], limit,
+                   lambda i: shared_keywords(i.keywords or [], initiative.keywords or []))

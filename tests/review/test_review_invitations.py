@@ -1,0 +1,240 @@
+"""Invitations: confirmed proposals reach the experts in the app and by e-mail; experts accept or
+decline; a decline frees the slot and the admin invites the next best in one click; cancel and
+replace; reminders and overdue flags from the command line."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from initiatives.models import (
+    AuditEvent,
+    InitiativeConflict,
+    InitiativeState,
+    Notification,
+    OutboxMessage,
+)
+from review import operations
+from review.models import Assignment, AssignmentState
+from search import matching
+from tests.review.conftest import accept, fresh
+
+S = InitiativeState
+A = AssignmentState
+
+
+def test_confirmed_proposal_invites_each_expert_in_the_app_and_by_mail(world, people):
+    initiative = world.initiative
+    assert initiative.status == S.UNDER_REVIEW
+    assert len(world.assignments) == 3
+    for assignment in world.assignments:
+        assert assignment.status == A.INVITED and assignment.invited_at is not None
+        assert assignment.due_on == date.today() + timedelta(days=14)
+        user = assignment.expert.user
+        note = Notification.query.filter_by(user_id=user.id).one()
+        assert initiative.title in note.message and f"/review/assignments/{assignment.id}" == note.link
+        mail = OutboxMessage.query.filter_by(recipient=user.email).one()
+        assert initiative.title in mail.subject
+        assert initiative.summary in mail.body and assignment.due_on.isoformat() in mail.body
+        assert f"/review/assignments/{assignment.id}" in mail.body
+        assert initiative.organisation in mail.body  # single-blind: the organisation is shown
+        assert people["proposer"].name not in mail.body  # never the proposer's name
+
+
+def test_double_blind_invitations_hide_the_proposer(make_world, people):
+    world = make_world(blind="double")
+    for assignment in world.assignments:
+        mail = OutboxMessage.query.filter_by(recipient=assignment.expert.user.email).one()
+        for hidden in (people["proposer"].name, world.initiative.organisation, *world.initiative.team_members):
+            assert hidden not in mail.body and hidden not in mail.subject
+        assert "double-blind" in mail.body
+
+
+def test_expert_accepts_on_the_page(world, login):
+    assignment = world.assignments[0]
+    client = login(assignment.expert.user)
+    page = client.get(f"/review/assignments/{assignment.id}").get_data(as_text=True)
+    assert "Will you review this initiative?" in page and world.initiative.summary in page
+    response = client.post(f"/review/assignments/{assignment.id}/accept")
+    assert response.status_code == 302
+    assert fresh(assignment).status == A.ACCEPTED
+    assert AuditEvent.query.filter_by(action="assignment.accepted", object_id=assignment.id).count() == 1
+    # Accepting twice is refused with a message and a 409.
+    again = client.post(f"/review/assignments/{assignment.id}/accept")
+    assert again.status_code == 409 and "cannot become" in again.get_data(as_text=True)
+
+
+def test_only_the_invited_expert_answers(world, login, people):
+    first, second = world.assignments[:2]
+    intruder = login(second.expert.user)
+    assert intruder.get(f"/review/assignments/{first.id}").status_code == 403
+    assert intruder.post(f"/review/assignments/{first.id}/accept").status_code == 403
+    assert login(people["proposer"]).get(f"/review/assignments/{first.id}").status_code == 403
+    with pytest.raises(operations.ReviewError):
+        operations.accept_assignment(first, second.expert.user)
+    assert fresh(first).status == A.INVITED
+
+
+def test_decline_needs_a_reason(world, login):
+    assignment = world.assignments[0]
+    response = login(assignment.expert.user).post(f"/review/assignments/{assignment.id}/decline", data={"reason": ""})
+    assert response.status_code == 400 and "give a reason" in response.get_data(as_text=True)
+    assert fresh(assignment).status == A.INVITED
+
+
+def test_decline_for_a_conflict_is_recorded_and_the_admin_invites_the_next_best(world, login, people, db):
+    initiative = world.initiative
+    declined = world.assignments[0]
+    expert = declined.expert
+    response = login(expert.user).post(f"/review/assignments/{declined.id}/decline",
+                                       data={"reason": "I co-authored with the team.", "conflict": "y"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert declined.status == A.DECLINED and declined.declined_for_conflict
+    conflict = InitiativeConflict.query.filter_by(expert_id=expert.id, initiative_id=initiative.id).one()
+    assert conflict.source == "decline"
+    assert "declined earlier for a conflict" in matching.conflict_reason(expert, initiative)
+    note = Notification.query.filter_by(user_id=people["admin"].id).filter(Notification.message.contains("declined")).one()
+    assert note.link == f"/review/initiatives/{initiative.id}"
+
+    admin = login(people["admin"])
+    page = admin.get(f"/review/initiatives/{initiative.id}").get_data(as_text=True)
+    asked = {a.expert_id for a in world.assignments}
+    expected = operations.next_best_expert(initiative)
+    assert expected is not None and expected.expert.id not in asked
+    assert "next best expert" in page and f"Invite {expected.expert.name}" in page
+    # One click.
+    assert admin.post(f"/review/initiatives/{initiative.id}/next-best").status_code == 302
+    db.session.expire_all()
+    new = Assignment.query.filter_by(initiative_id=initiative.id, expert_id=expected.expert.id).one()
+    assert new.status == A.INVITED and new.method == "auto"
+    assert OutboxMessage.query.filter_by(recipient=expected.expert.user.email).count() == 1
+    # The declined expert is never proposed again for this initiative.
+    following = operations.next_best_expert(initiative)
+    assert following is None or following.expert.id not in asked | {expected.expert.id}
+
+
+def test_next_best_skips_the_unavailable_and_the_full(world, people, panel, db):
+    outside = [p for p in panel if p.id not in {a.expert_id for a in world.assignments}]
+    assert len(outside) == 2
+    outside[0].available = False
+    outside[1].max_load = 0
+    db.session.commit()
+    assert operations.next_best_expert(world.initiative) is None
+    with pytest.raises(operations.ReviewError):
+        operations.invite_next_best(world.initiative, people["admin"])
+
+
+def test_admin_adds_a_reviewer_by_hand_and_conflicts_are_refused(world, people, panel, login, db, make_user):
+    from tests.review.conftest import make_expert
+
+    colleague = make_expert(make_user, "Đồng Nghiệp Cần Thơ", "dai hoc can tho", "Rice sensors.", "rice")
+    admin = login(people["admin"])
+    page = admin.get(f"/review/initiatives/{world.initiative.id}?q=Cần Thơ").get_data(as_text=True)
+    assert "Đồng Nghiệp Cần Thơ" in page and "same organisation" in page
+    refused = admin.post(f"/review/initiatives/{world.initiative.id}/invite", data={"expert_id": colleague.id})
+    assert refused.status_code == 409 and "cannot review this initiative" in refused.get_data(as_text=True)
+    free = [p for p in panel if p.id not in {a.expert_id for a in world.assignments}][0]
+    page = admin.get(f"/review/initiatives/{world.initiative.id}?q=irrigation").get_data(as_text=True)
+    assert free.name in page
+    assert admin.post(f"/review/initiatives/{world.initiative.id}/invite", data={"expert_id": free.id}).status_code == 302
+    assert Assignment.query.filter_by(expert_id=free.id, state="invited", method="manual").count() == 1
+    # The same expert twice is refused.
+    again = admin.post(f"/review/initiatives/{world.initiative.id}/invite", data={"expert_id": free.id})
+    assert again.status_code == 409
+    assert admin.post(f"/review/initiatives/{world.initiative.id}/invite", data={"expert_id": 99999}).status_code == 404
+
+
+def test_cancel_and_replace(world, people, login, db):
+    admin = login(people["admin"])
+    first, second = world.assignments[:2]
+    response = admin.post(f"/review/assignments/{first.id}/cancel", data={"reason": "Changed plans"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert first.status == A.CANCELLED and first.cancel_reason == "Changed plans"
+    assert Notification.query.filter_by(user_id=first.expert.user_id).filter(
+        Notification.message.contains("no longer needed")).count() == 1
+    response = admin.post(f"/review/assignments/{second.id}/replace")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert second.status == A.CANCELLED
+    active = operations.round_assignments(world.initiative)
+    assert len(active) == 2 and second.expert_id not in {a.expert_id for a in active}
+    # A cancelled one cannot be cancelled again; non-admins cannot cancel.
+    assert admin.post(f"/review/assignments/{first.id}/cancel").status_code == 409
+    third = world.assignments[2]
+    assert login(third.expert.user).post(f"/review/assignments/{third.id}/cancel").status_code == 403
+
+
+def test_remind_emails_near_due_reviewers_and_flags_overdue(world, runner, db, people, login):
+    near, late, far = world.assignments
+    accept(near)
+    near.due_on = date.today() + timedelta(days=2)
+    late.due_on = date.today() - timedelta(days=1)
+    far.due_on = date.today() + timedelta(days=10)
+    db.session.commit()
+    before = OutboxMessage.query.count()
+    result = runner.invoke(args=["review", "remind", "--days", "3"])
+    assert result.exit_code == 0, result.output
+    assert "Reminded 1 reviewer(s)" in result.output and "marked 1 assignment(s) overdue" in result.output
+    assert f"OVERDUE #{late.id}" in result.output
+    db.session.expire_all()
+    assert late.status == A.OVERDUE and near.status == A.ACCEPTED and far.status == A.INVITED
+    assert near.reminded_on == date.today()
+    assert OutboxMessage.query.count() == before + 2
+    reminder = OutboxMessage.query.filter_by(recipient=near.expert.user.email).order_by(OutboxMessage.id.desc()).first()
+    assert "Reminder" in reminder.subject and near.due_on.isoformat() in reminder.body
+    assert AuditEvent.query.filter_by(action="assignment.overdue", object_id=late.id).count() == 1
+    # Run again the same day: nobody is reminded twice, nothing is marked twice.
+    again = runner.invoke(args=["review", "remind", "--days", "3"])
+    assert "Reminded 0 reviewer(s)" in again.output and "marked 0 assignment(s) overdue" in again.output
+    # The admin sees the overdue one highlighted; the expert too.
+    page = login(people["admin"]).get(f"/review/initiatives/{world.initiative.id}").get_data(as_text=True)
+    assert f'table-danger overdue" id="assignment-{late.id}"' in page
+    mine = login(late.expert.user).get("/review/mine").get_data(as_text=True)
+    assert "table-danger" in mine and "Overdue" in mine
+    # An overdue reviewer may still decline.
+    operations.decline_assignment(late, late.expert.user, "Too busy")
+    db.session.commit()
+    assert late.status == A.DECLINED
+
+
+def test_remind_rejects_a_bad_option(runner, db):
+    result = runner.invoke(args=["review", "remind", "--days", "-1"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+# state: may the expert accept, may the expert decline, may an admin cancel
+ANSWERS = {
+    A.PROPOSED: (False, False, True),
+    A.INVITED: (True, True, True),
+    A.ACCEPTED: (False, False, True),
+    A.OVERDUE: (False, True, True),
+    A.SUBMITTED: (False, False, False),
+    A.DECLINED: (False, False, False),
+    A.CANCELLED: (False, False, False),
+}
+ACTIONS = {
+    "accept": lambda a, people: operations.accept_assignment(a, a.expert.user),
+    "decline": lambda a, people: operations.decline_assignment(a, a.expert.user, "Busy"),
+    "cancel": lambda a, people: operations.cancel_assignment(a, people["admin"], "No longer needed"),
+}
+CASES = [(state, action, ANSWERS[state][n]) for state in ANSWERS for n, action in enumerate(ACTIONS)]
+
+
+@pytest.mark.parametrize("state, action, allowed", CASES, ids=[f"{a} when {s.value}" for s, a, _ in CASES])
+def test_assignment_transitions_follow_the_machine(world, people, state, action, allowed, db):
+    assignment = world.assignments[0]
+    assignment.state = state.value
+    db.session.commit()
+    events = AuditEvent.query.filter_by(object_type="assignment", object_id=assignment.id).count()
+    if allowed:
+        ACTIONS[action](assignment, people)
+        db.session.commit()
+        assert AuditEvent.query.filter_by(object_type="assignment", object_id=assignment.id).count() == events + 1
+    else:
+        with pytest.raises(operations.ReviewError):
+            ACTIONS[action](assignment, people)
+        db.session.rollback()
+        db.session.refresh(assignment)
+        assert assignment.status == state
+        assert AuditEvent.query.filter_by(object_type="assignment", object_id=assignment.id).count() == events

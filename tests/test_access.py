@@ -1,0 +1,76 @@
+"""Who may open which page: one table of page x role x status."""
+
+import pytest
+
+from initiatives.models import Role
+
+ANONYMOUS = "anonymous"
+ROLES = [ANONYMOUS, "proposer", "other", "expert", "owner", "admin"]
+
+# page: expected status for anonymous, the proposer who owns the objects, another proposer,
+# an expert, a demand owner and an admin.
+# 302 for anonymous means "sent to the sign-in page"; admins pass every role check.
+TABLE = {
+    "/": (200, 200, 200, 200, 200, 200),
+    "/login": (200, 302, 302, 302, 302, 302),
+    "/register": (200, 302, 302, 302, 302, 302),
+    "/account": (302, 200, 200, 200, 200, 200),
+    "/account/password": (302, 200, 200, 200, 200, 200),
+    "/notifications": (302, 200, 200, 200, 200, 200),
+    "/initiatives/mine": (302, 200, 200, 403, 403, 200),
+    "/initiatives/new": (302, 200, 200, 403, 403, 200),
+    "/initiatives/all": (302, 403, 403, 403, 403, 200),
+    "/initiatives/{draft}": (302, 200, 403, 403, 403, 200),
+    "/initiatives/{draft}/edit": (302, 200, 403, 403, 403, 403),
+    "/initiatives/{draft}/submit": (302, 200, 403, 403, 403, 403),
+    "/initiatives/{submitted}": (302, 200, 403, 403, 403, 200),
+    "/initiatives/{submitted}/edit": (302, 403, 403, 403, 403, 403),
+    "/demands/mine": (302, 403, 403, 403, 200, 200),
+    "/demands/new": (302, 403, 403, 403, 200, 200),
+    "/demands/open": (302, 200, 200, 200, 200, 200),
+    "/demands/{demand}": (302, 200, 200, 200, 200, 200),
+    "/demands/{demand}/edit": (302, 403, 403, 403, 200, 200),
+    "/demands/all": (302, 403, 403, 403, 403, 200),
+    "/expert/profile": (302, 403, 403, 200, 403, 200),
+    "/expert/all": (302, 403, 403, 403, 403, 200),
+    "/expert/{expert}": (302, 403, 403, 403, 403, 200),
+    "/admin/": (302, 403, 403, 403, 403, 200),
+    "/admin/users": (302, 403, 403, 403, 403, 200),
+    "/admin/users/{proposer}": (302, 403, 403, 403, 403, 200),
+    "/admin/outbox": (302, 403, 403, 403, 403, 200),
+    "/admin/audit": (302, 403, 403, 403, 403, 200),
+}
+CASES = [(page, role, statuses[i]) for page, statuses in TABLE.items() for i, role in enumerate(ROLES)]
+
+
+@pytest.fixture
+def world(people, make_initiative, make_demand, db):
+    from initiatives.experts.operations import profile_for
+
+    draft = make_initiative(people["proposer"])
+    submitted = make_initiative(people["proposer"], submitted=True, title="Đã nộp")
+    demand = make_demand(people["owner"])
+    expert = profile_for(people["expert"])
+    db.session.commit()
+    return {"draft": draft.id, "submitted": submitted.id, "demand": demand.id, "expert": expert.id,
+            "proposer": people["proposer"].id}
+
+
+@pytest.mark.parametrize("page, role, status", CASES, ids=[f"{p} as {r}" for p, r, _ in CASES])
+def test_page_access(page, role, status, world, people, app, login):
+    client = app.test_client() if role == ANONYMOUS else login(people[role])
+    response = client.get(page.format(**world))
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    if status == 302 and role == ANONYMOUS:
+        assert "/login" in response.headers["Location"]
+
+
+def test_unknown_ids_are_404(people, login):
+    client = login(people["admin"])
+    for path in ("/initiatives/999999", "/demands/999999", "/expert/999999", "/admin/users/999999"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_expert_role_is_required_for_the_expert_profile(make_user, login):
+    client = login(make_user(Role.PROPOSER, Role.EXPERT))
+    assert client.get("/expert/profile").status_code == 200

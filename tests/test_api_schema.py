@@ -1,0 +1,60 @@
+"""Property-based test of the API against its own OpenAPI document (schemathesis): whatever a
+client sends, no answer is a server error, and every answer matches the document (status, content
+type, headers, body). Bounded in examples per operation so the whole run stays within a minute."""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from initiatives.api import tokens
+from initiatives.connections import operations as connections
+from initiatives.models import InitiativeState
+from initiatives.proposals import operations as proposals
+
+EXAMPLES = 25
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_headers_conformance, response_schema_conformance]
+
+
+@pytest.fixture
+def api_world(people, make_initiative, make_demand, db):
+    """A small portal: an accepted and a screened initiative, a demand, a connection, an admin token."""
+    accepted = make_initiative(people["proposer"], submitted=True)
+    for step in (InitiativeState.UNDER_REVIEW, InitiativeState.REVIEWED, InitiativeState.ACCEPTED):
+        proposals.transition(accepted, step, actor=people["admin"])
+    make_initiative(people["other"], submitted=True, title="Screened")
+    demand = make_demand(people["owner"])
+    connections.request_connection(demand, accepted, people["owner"], "Hello")
+    _row, admin_token = tokens.create_token(people["admin"], "schemathesis")
+    db.session.commit()
+    return {"Authorization": f"Bearer {admin_token}"}
+
+
+def test_every_answer_matches_the_document(app, api_world):
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    failures, tried = [], 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        tried += 1
+
+        # Every case runs twice: as an admin and anonymously; both must hold to the document.
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        def check(case):
+            case.call_and_validate(headers=api_world, checks=CHECKS)
+            case.call_and_validate(checks=CHECKS)
+
+        try:
+            check()
+        except Exception as error:  # noqa: BLE001  (gather every operation's failure, then report)
+            failures.append(f"{operation.label}: {error}")
+    assert tried >= 14
+    assert failures == []

@@ -1,0 +1,215 @@
+"""The catalogue search in the portal: the index follows commits, each role sees what it may,
+Vietnamese with or without diacritics, the three modes, exports, and an index that heals."""
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from initiatives.models import InitiativeState
+from initiatives.proposals import operations
+from search.catalogue import catalogue
+
+S = InitiativeState
+
+
+@pytest.fixture
+def settings():
+    return {"EMBED_SYNC": True}
+
+
+def accept(initiative, admin):
+    for step in (S.UNDER_REVIEW, S.REVIEWED, S.ACCEPTED):
+        operations.transition(initiative, step, actor=admin)
+
+
+@pytest.fixture
+def shelf(people, make_initiative, db, app):
+    """Accepted, screening and draft initiatives in several provinces."""
+    items = {
+        "irrigation": make_initiative(people["proposer"], submitted=True, title="Tưới tiêu thông minh cho lúa",
+                                      summary="Hệ thống tưới nhỏ giọt tự động ở Đà Nẵng.", province="da-nang",
+                                      keywords=["tưới tiêu", "IoT"]),
+        "factory": make_initiative(people["proposer"], submitted=True, title="Nhà máy thông minh",
+                                   summary="Robot hàn cho khu công nghiệp.", province="ho-chi-minh",
+                                   field="manufacturing", keywords=["robot"], trl=7),
+        "pending": make_initiative(people["other"], submitted=True, title="Tưới tiêu bằng cảm biến",
+                                   summary="Cảm biến đất ở Đà Nẵng.", province="da-nang", trl=3),
+        "draft": make_initiative(people["other"], title="Bản nháp tưới tiêu", province="da-nang"),
+    }
+    accept(items["irrigation"], people["admin"])
+    accept(items["factory"], people["admin"])
+    db.session.commit()
+    catalogue(app).flush()
+    return items
+
+
+def titles(page: str, shelf) -> set[str]:
+    """Which of the shelf's initiatives a results page links to."""
+    return {key for key, item in shelf.items() if f'href="/initiatives/{item.id}"' in page}
+
+
+def test_public_sees_accepted_only_and_admins_everything_but_drafts(shelf, client, people, login):
+    public = client.get("/catalogue?q=tưới tiêu&mode=text").get_data(as_text=True)
+    assert titles(public, shelf) == {"irrigation"}
+    assert "1 results" in public
+    admin = login(people["admin"]).get("/catalogue?q=tưới tiêu&mode=text").get_data(as_text=True)
+    assert titles(admin, shelf) == {"irrigation", "pending"}
+    # Asking for a state one may not see gives nothing rather than leaking it.
+    asked = client.get("/catalogue?q=tưới&mode=text&state=screening").get_data(as_text=True)
+    assert "0 results" in asked and "Tưới tiêu bằng cảm biến" not in asked
+
+
+@pytest.mark.parametrize("query", ["Đà Nẵng", "da nang", "Da Nang", "ĐÀ NẴNG", "tuoi tieu thong minh"])
+def test_diacritics_do_not_matter(shelf, client, query):
+    page = client.get("/catalogue", query_string={"q": query, "mode": "text"}).get_data(as_text=True)
+    assert "irrigation" in titles(page, shelf)
+
+
+def test_old_province_names_find_the_merged_province(shelf, client):
+    page = client.get("/catalogue", query_string={"q": "Bình Dương", "mode": "text"}).get_data(as_text=True)
+    assert titles(page, shelf) == {"factory"}
+
+
+def test_facets_count_what_the_user_may_see(shelf, people, login):
+    catalogue_search = catalogue()
+    public = catalogue_search.search("", None, mode="text")
+    assert public.total == 2 and public.facets["province"] == {"da-nang": 1, "ho-chi-minh": 1}
+    admin = catalogue_search.search("", people["admin"], mode="text")
+    assert admin.total == 3 and admin.facets["province"]["da-nang"] == 2
+    filtered = catalogue_search.search("", people["admin"], mode="text", filters={"province": "da-nang"})
+    assert filtered.total == 2
+
+
+@pytest.mark.parametrize("query", ['"unbalanced', "AND", "OR NOT", "province:", "nofield:x", "*", "((((",
+                                   "trl:>=6", "a" * 1000])
+def test_malformed_queries_never_fail(shelf, client, query):
+    response = client.get("/catalogue", query_string={"q": query, "mode": "text"})
+    assert response.status_code == 200
+
+
+def test_field_filters_in_the_query_language(shelf, people):
+    found = catalogue().search("province:ho-chi-minh", people["admin"], mode="text")
+    assert [r.id for r in found.results] == [shelf["factory"].id]
+    found = catalogue().search("trl:>=6", people["admin"], mode="text")
+    assert shelf["factory"].id in [r.id for r in found.results]
+    assert shelf["pending"].id not in [r.id for r in found.results]
+
+
+def test_semantic_and_hybrid_modes(shelf, client):
+    for mode in ("semantic", "hybrid"):
+        page = client.get("/catalogue", query_string={"q": "tưới tiêu lúa", "mode": mode}).get_data(as_text=True)
+        assert "irrigation" in titles(page, shelf), mode
+        assert "pending" not in titles(page, shelf)
+
+
+def test_the_index_follows_edits_and_withdrawals(shelf, people, app, db):
+    found = catalogue().search("cảm biến", people["admin"], mode="text")
+    assert shelf["pending"].id in [r.id for r in found.results]
+    shelf["pending"].title = "Đổi tên hoàn toàn"
+    operations.withdraw(shelf["pending"], people["other"])
+    db.session.commit()
+    catalogue(app).flush()
+    renamed = catalogue().search("doi ten hoan toan", people["admin"], mode="text")
+    assert [r.id for r in renamed.results] == [shelf["pending"].id]
+    withdrawn = catalogue().search("", people["admin"], mode="text", filters={"state": "withdrawn"})
+    assert [r.id for r in withdrawn.results] == [shelf["pending"].id]
+    # A rolled-back change never reaches the index.
+    shelf["irrigation"].title = "Không bao giờ lưu"
+    db.session.rollback()
+    catalogue(app).flush()
+    assert catalogue().search("khong bao gio luu", people["admin"], mode="text").total == 0
+
+
+def test_a_deleted_index_is_answered_from_the_database_and_rebuilt(shelf, app, client):
+    path = Path(app.config["SEARCH_INDEX_PATH"])
+    catalogue(app).close()
+    shutil.rmtree(path)
+    page = client.get("/catalogue?q=tưới&mode=text").get_data(as_text=True)
+    assert "being rebuilt" in page and "irrigation" in titles(page, shelf)
+    catalogue(app).wait_healed()
+    assert catalogue(app).index.check().state == "ok"
+    page = client.get("/catalogue?q=tưới&mode=text").get_data(as_text=True)
+    assert "being rebuilt" not in page and "irrigation" in titles(page, shelf)
+
+
+def test_a_corrupt_index_is_answered_from_the_database_and_rebuilt(shelf, app, client):
+    path = Path(app.config["SEARCH_INDEX_PATH"])
+    catalogue(app).close()
+    for file in path.rglob("*"):
+        if file.is_file() and file.suffix in (".seg", ".toc", ".pst", ".trm"):
+            file.write_bytes(b"\x00garbage" * 10)
+    page = client.get("/catalogue?q=tưới&mode=text").get_data(as_text=True)
+    assert "being rebuilt" in page and "irrigation" in titles(page, shelf)
+    catalogue(app).wait_healed()
+    assert catalogue(app).index.check().state == "ok"
+
+
+def test_an_index_emptied_by_mistake_is_rebuilt(shelf, app, client):
+    catalogue(app).index.rebuild([])
+    page = client.get("/catalogue?q=tưới&mode=text").get_data(as_text=True)
+    assert "irrigation" in titles(page, shelf)
+    catalogue(app).wait_healed()
+    assert catalogue(app).index.check().doc_count >= 3
+
+
+def test_admin_exports_the_result_set(shelf, people, login, client):
+    response = login(people["admin"]).get("/catalogue/export.csv?q=tưới&mode=text")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0][:4] == ["kind", "id", "external_ref", "title"]
+    assert {r[3] for r in rows[1:]} == {shelf["irrigation"].title, shelf["pending"].title}
+    assert client.get("/catalogue/export.csv").status_code == 403
+
+
+def test_commands_reindex_check_and_query(shelf, runner):
+    result = runner.invoke(args=["search", "reindex"])
+    assert result.exit_code == 0 and "Indexed 3 documents" in result.output, result.output
+    assert runner.invoke(args=["search", "check"]).exit_code == 0
+    result = runner.invoke(args=["search", "query", "tuoi tieu", "--mode", "text", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["total"] == 2
+    assert {r["title"] for r in document["results"]} == {shelf["irrigation"].title, shelf["pending"].title}
+    assert set(document["results"][0]) >= {"id", "external_ref", "title", "score", "highlights"}
+
+
+def test_more_like_this_on_an_initiative(shelf, people, make_initiative, login, db, app):
+    similar = make_initiative(people["other"], submitted=True, title="Tưới tiêu thông minh cho lúa ở Huế",
+                              summary="Hệ thống tưới nhỏ giọt tự động.", keywords=["tưới tiêu"])
+    accept(similar, people["admin"])
+    db.session.commit()
+    page = login(people["admin"]).get(f"/initiatives/{shelf['irrigation'].id}").get_data(as_text=True)
+    assert "More like this" in page and similar.title in page
+
+
+def test_api_search_public_and_admin(shelf, people, client, db, app):
+    from initiatives.api.tokens import create_token
+
+    public = client.get("/api/v1/search?q=tưới tiêu&mode=text")
+    assert public.status_code == 200
+    document = public.get_json()
+    assert document["total"] == 1 and document["results"][0]["id"] == shelf["irrigation"].id
+    assert set(document["results"][0]) >= {"id", "external_ref", "title", "score", "highlights"}
+    assert "state" in document["facets"]
+
+    _, token = create_token(people["admin"], "tests")
+    db.session.commit()
+    admin = client.get("/api/v1/search?q=tưới tiêu&mode=hybrid&limit=5",
+                       headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert {r["id"] for r in admin["results"]} == {shelf["irrigation"].id, shelf["pending"].id}
+    assert client.get("/api/v1/search?limit=1000").status_code == 422
+    assert client.get("/api/v1/search?mode=magic").status_code == 422
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert "/api/v1/search" in spec["paths"]
+
+
+@pytest.mark.parametrize("mode", ["text", "semantic", "hybrid"])
+def test_comparisons_on_trl_in_every_mode(shelf, people, mode):
+    found = catalogue().search("trl:>=6 robot", people["admin"], mode=mode)
+    assert [r.id for r in found.results] == [shelf["factory"].id]
+    found = catalogue().search("trl:<4", people["admin"], mode="text")
+    assert [r.id for r in found.results] == [shelf["pending"].id]
+    assert catalogue().search("trl:>9", people["admin"], mode="text").total == 0

@@ -1,0 +1,128 @@
+"""Demands posted by businesses and authorities; expert profiles, publications and conflicts."""
+
+from initiatives.models import (
+    AuditEvent,
+    Demand,
+    DemandState,
+    ExpertProfile,
+    OrganisationConflict,
+    Publication,
+    Role,
+)
+
+
+def test_owner_posts_edits_and_closes_a_demand(people, login, db):
+    client = login(people["owner"])
+    response = client.post("/demands/new", data={
+        "title": "Truy xuất nguồn gốc cam sành", "description": "QR codes for every box.",
+        "field": "agriculture", "province": "lao-cai", "budget_min_vnd": "100000000",
+        "budget_max_vnd": "500000000", "deadline": "2027-03-31", "language": "vi"})
+    assert response.status_code == 302
+    demand = Demand.query.one()
+    assert demand.status == DemandState.OPEN and demand.organisation == "Công ty Nông sản Lào Cai"
+    assert str(demand.deadline) == "2027-03-31"
+    edited = client.post(f"/demands/{demand.id}/edit", data={
+        "title": "Truy xuất nguồn gốc cam sành Bắc Hà", "description": "QR codes for every box.",
+        "language": "vi"})
+    assert edited.status_code == 302
+    assert client.post(f"/demands/{demand.id}/close").status_code == 302
+    db.session.expire_all()
+    demand = db.session.get(Demand, demand.id)
+    assert demand.title.endswith("Bắc Hà") and demand.status == DemandState.CLOSED
+    assert {e.action for e in AuditEvent.query.filter_by(object_type="demand")} >= {
+        "demand.created", "demand.closed"}
+
+
+def test_budget_range_must_be_ordered(people, login, db):
+    client = login(people["owner"])
+    response = client.post("/demands/new", data={
+        "title": "Ngược", "description": "x", "budget_min_vnd": "9", "budget_max_vnd": "1", "language": "vi"})
+    assert response.status_code == 400
+    assert "Ngược" in response.get_data(as_text=True)
+    assert Demand.query.count() == 0
+
+
+def test_closed_demands_are_hidden_from_others(people, make_demand, login, db):
+    demand = make_demand(people["owner"])
+    proposer = login(people["proposer"])
+    assert demand.title in proposer.get("/demands/open").get_data(as_text=True)
+    login(people["owner"]).post(f"/demands/{demand.id}/close")
+    assert proposer.get(f"/demands/{demand.id}").status_code == 403
+    assert demand.title not in proposer.get("/demands/open").get_data(as_text=True)
+    assert login(people["admin"]).get(f"/demands/{demand.id}").status_code == 200
+
+
+def test_fulfilled_cannot_reopen_when_the_machine_refuses(people, make_demand, login, db):
+    from initiatives.models.demand import DEMAND_MACHINE
+
+    demand = make_demand(people["owner"])
+    client = login(people["owner"])
+    client.post(f"/demands/{demand.id}/fulfil")
+    db.session.expire_all()
+    assert db.session.get(Demand, demand.id).status == DemandState.FULFILLED
+    client.post(f"/demands/{demand.id}/reopen")
+    db.session.expire_all()
+    expected = DemandState.OPEN if DEMAND_MACHINE.allowed(DemandState.FULFILLED, DemandState.OPEN) \
+        else DemandState.FULFILLED
+    assert db.session.get(Demand, demand.id).status == expected
+
+
+def test_expert_keeps_profile_publications_and_conflicts(people, login, db):
+    client = login(people["expert"])
+    assert client.get("/expert/profile").status_code == 200
+    response = client.post("/expert/profile", data={
+        "name": "PGS. TS. Lê Minh Chí", "organisation": "Viện Công nghệ", "fields": ["agriculture", "ai"],
+        "keywords": "remote sensing, crop models", "bio": "Twenty years of crop modelling.",
+        "languages": ["vi", "en"], "max_load": "4", "available": "y"})
+    assert response.status_code == 302
+    profile = ExpertProfile.query.filter_by(user_id=people["expert"].id).one()
+    assert profile.fields == ["agriculture", "ai"] and profile.keywords == ["remote sensing", "crop models"]
+    assert profile.max_load == 4
+
+    client.post("/expert/publications", data={"pub-title": "Drought stress in Mekong rice",
+                                              "pub-year": "2023", "pub-venue": "Field Crops Research",
+                                              "pub-abstract": "Remote sensing of drought."})
+    publication = Publication.query.one()
+    assert publication.expert_id == profile.id and publication.year == 2023
+    client.post(f"/expert/publications/{publication.id}/edit", data={"title": "Drought stress in rice",
+                                                                    "year": "2024"})
+    db.session.expire_all()
+    assert db.session.get(Publication, publication.id).title == "Drought stress in rice"
+
+    client.post("/expert/conflicts", data={"coi-organisation": "Đại học Cần Thơ", "coi-reason": "former employer"})
+    conflict = OrganisationConflict.query.one()
+    assert conflict.organisation == "Đại học Cần Thơ"
+    client.post(f"/expert/conflicts/{conflict.id}/delete")
+    client.post(f"/expert/publications/{publication.id}/delete")
+    assert OrganisationConflict.query.count() == 0 and Publication.query.count() == 0
+
+
+def test_unknown_field_is_refused_on_the_profile(people, login, db):
+    client = login(people["expert"])
+    response = client.post("/expert/profile", data={"name": "X", "fields": ["astrology"], "max_load": "3"})
+    assert response.status_code == 400
+    profile = ExpertProfile.query.filter_by(user_id=people["expert"].id).one()
+    assert profile.fields == []
+
+
+def test_experts_cannot_edit_each_others_publications(people, make_user, login, db):
+    from initiatives.experts import operations
+
+    other = make_user(Role.EXPERT)
+    profile = operations.profile_for(other)
+    publication = operations.add_publication(profile, other, "Mine")
+    db.session.commit()
+    client = login(people["expert"])
+    assert client.post(f"/expert/publications/{publication.id}/edit", data={"title": "Stolen"}).status_code == 403
+    assert client.post(f"/expert/publications/{publication.id}/delete").status_code == 403
+
+
+def test_admin_sees_the_expert_directory(people, login, db):
+    from initiatives.experts import operations
+
+    profile = operations.profile_for(people["expert"])
+    db.session.commit()
+    client = login(people["admin"])
+    page = client.get("/expert/all?q=Viện").get_data(as_text=True)
+    assert "Lê Minh Chí" in page
+    assert client.get(f"/expert/{profile.id}").status_code == 200

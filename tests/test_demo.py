@@ -1,0 +1,50 @@
+"""The demo data loads completely, passes the same checks as user input, and loads only once."""
+
+from initiatives import demo
+from initiatives.models import (
+    Call,
+    Demand,
+    ExpertProfile,
+    Initiative,
+    InitiativeState,
+    Publication,
+    User,
+)
+
+
+def test_demo_loads_once_with_every_kind_of_object(runner, db):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    counts = (User.query.count(), Initiative.query.count(), ExpertProfile.query.count(),
+              Demand.query.count(), Publication.query.count())
+    assert Initiative.query.count() >= 66
+    assert ExpertProfile.query.count() >= 40
+    assert Demand.query.count() >= 22
+    assert Initiative.query.filter_by(state=InitiativeState.DRAFT.value).count() >= 1
+    assert Initiative.query.filter(Initiative.state != InitiativeState.DRAFT.value).count() >= 40
+    for email in ("admin@demo.vn", "proposer@demo.vn", "expert@demo.vn", "owner@demo.vn"):
+        assert User.query.filter_by(email=email).one().check_password(demo.DEMO_PASSWORD)
+    assert User.query.filter_by(email="admin@demo.vn").one().is_admin
+    assert any("Lào Cai" in d.title or d.province == "lao-cai" for d in Demand.query)
+    assert len({i.province for i in Initiative.query}) >= 20
+    assert len({i.field for i in Initiative.query}) >= 15
+    assert {i.language for i in Initiative.query} == {"vi", "en"}
+    assert all(2 <= len(e.publications) <= 6 for e in ExpertProfile.query)
+    assert Call.query.filter_by(is_standing=False).count() >= 1
+    assert Initiative.query.join(Call).filter(Call.is_standing.is_(False)).count() >= 1
+
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code == 0, again.output
+    assert (User.query.count(), Initiative.query.count(), ExpertProfile.query.count(),
+            Demand.query.count(), Publication.query.count()) == counts
+
+
+def test_demo_accounts_can_sign_in_and_work(runner, client, db):
+    runner.invoke(args=["demo"])
+    response = client.post("/login", data={"email": "proposer@demo.vn", "password": demo.DEMO_PASSWORD})
+    assert response.status_code == 302
+    page = client.get("/initiatives/mine")
+    assert page.status_code == 200
+    mine = Initiative.query.join(User, Initiative.proposer_id == User.id).filter(User.email == "proposer@demo.vn")
+    assert mine.count() >= 1
+    assert mine.first().title in page.get_data(as_text=True)

@@ -1,0 +1,262 @@
+"""Matching inside the portal: vectors follow saves, suggestions with reasons, conflicts,
+duplicates, demands, the call assignment from the page and the command line, the export."""
+
+import csv
+
+import pytest
+
+from initiatives.experts import operations as experts
+from initiatives.models import AuditEvent, Call, InitiativeState, Role
+from review.models import Assignment, AssignmentState
+from search import matching, vectors
+from search.models import Embedding
+from tests.conftest import sign_in
+
+S = InitiativeState
+
+
+@pytest.fixture
+def settings():
+    return {"EMBED_SYNC": True, "DUPLICATE_THRESHOLD": 0.8, "DEMAND_MATCH_THRESHOLD": 0.1}
+
+
+def make_expert(make_user, name, organisation, bio, keywords, publications=(), max_load=3):
+    user = make_user(Role.EXPERT, name=name, organisation=organisation)
+    profile = experts.profile_for(user)
+    experts.update_profile(profile, user, name=name, organisation=organisation, bio=bio,
+                           keywords=keywords, max_load=max_load, available=True)
+    for title, abstract in publications:
+        experts.add_publication(profile, user, title, abstract)
+    from initiatives.extensions import db
+
+    db.session.commit()
+    return profile
+
+
+@pytest.fixture
+def panel(make_user):
+    return {
+        "rice": make_expert(make_user, "Rice Expert", "Viện Lúa", "Rice drought irrigation soil moisture.",
+                            "rice, irrigation", [("Soil moisture sensors for rice irrigation",
+                                                  "Sensors tell rice farmers when to irrigate.")]),
+        "chips": make_expert(make_user, "Chip Expert", "Chip Lab", "Semiconductor chip packaging wafers.",
+                             "chip, packaging", [("Advanced chip packaging", "Wafer level packaging.")]),
+        "same_org": make_expert(make_user, "Đồng Nghiệp", "dai hoc  CAN THO",
+                                "Rice irrigation soil moisture sensors.", "rice",
+                                [("Rice irrigation sensors", "Soil moisture.")]),
+    }
+
+
+def test_vectors_follow_saves_and_are_not_recomputed(people, make_initiative, db):
+    initiative = make_initiative(people["proposer"])
+    row = Embedding.query.filter_by(kind="initiative", object_id=initiative.id).one()
+    first_hash, first_time = row.text_hash, row.updated_at
+    from initiatives.proposals import operations
+
+    operations.update_initiative(initiative, people["proposer"], organisation="Khác")  # not in the text
+    db.session.commit()
+    db.session.expire_all()
+    row = Embedding.query.filter_by(kind="initiative", object_id=initiative.id).one()
+    assert (row.text_hash, row.updated_at) == (first_hash, first_time)
+    operations.update_initiative(initiative, people["proposer"], title="Một tiêu đề mới hoàn toàn")
+    db.session.commit()
+    db.session.expire_all()
+    row = Embedding.query.filter_by(kind="initiative", object_id=initiative.id).one()
+    assert row.text_hash != first_hash
+    assert vectors.vector_of("initiative", initiative.id, initiative) is not None
+
+
+def test_a_failing_encoder_never_loses_the_save(people, make_initiative, db, monkeypatch, app):
+    def broken(*args, **kwargs):
+        raise RuntimeError("model exploded")
+
+    monkeypatch.setattr(vectors, "encode", broken)
+    initiative = make_initiative(people["proposer"], submitted=True)
+    assert initiative.id and initiative.status == S.SCREENING
+    assert Embedding.query.filter_by(kind="initiative").count() == 0
+    monkeypatch.undo()
+    # Shown as "not yet matched" until the command catches up.
+    page = sign_in(app.test_client(), people["admin"]).get(f"/initiatives/{initiative.id}")
+    assert "Not yet matched" in page.get_data(as_text=True)
+    result = app.test_cli_runner().invoke(args=["match", "embed"])
+    assert result.exit_code == 0, result.output
+    assert "Encoded" in result.output
+    assert vectors.vector_of("initiative", initiative.id, initiative) is not None
+
+
+def test_model_change_means_re_encoding(people, make_initiative, app, db):
+    make_initiative(people["proposer"], submitted=True)
+    assert vectors.count_stale(["initiative"]) == {"initiative": 0}
+    assert vectors.count_stale(["initiative"], force=True) == {"initiative": 1}
+
+
+def test_conflicts_fold_case_spaces_and_diacritics(people, make_initiative, panel, db):
+    initiative = make_initiative(people["proposer"], submitted=True, organisation="Đại học Cần Thơ")
+    assert "same organisation" in matching.conflict_reason(panel["same_org"], initiative)
+    assert matching.conflict_reason(panel["rice"], initiative) == ""
+    experts.declare_conflict(panel["rice"], panel["rice"].user, "ĐẠI HỌC CẦN THƠ")
+    db.session.commit()
+    assert "declared a conflict" in matching.conflict_reason(panel["rice"], initiative)
+
+
+def test_proposer_and_team_members_are_excluded(people, make_user, make_initiative, db):
+    proposer_expert = make_user(Role.PROPOSER, Role.EXPERT, name="Hai Vai")
+    profile = experts.profile_for(proposer_expert)
+    db.session.commit()
+    own = make_initiative(proposer_expert, submitted=True)
+    assert matching.conflict_reason(profile, own) == "is the proposer"
+    member = make_expert(make_user, "Trần Thị Bình", "Elsewhere", "x", "x")
+    other = make_initiative(people["proposer"], submitted=True)  # team: Nguyễn Văn An, Trần Thị Bình
+    assert matching.conflict_reason(member, other) == "is a team member"
+
+
+def test_suggestions_rank_by_affinity_with_reasons(people, make_initiative, panel, db):
+    initiative = make_initiative(people["proposer"], submitted=True, organisation="Đại học Cần Thơ")
+    suggested, excluded = matching.suggest_experts(initiative)
+    names = [s.expert.name for s in suggested]
+    assert names[0] == "Rice Expert" and "Chip Expert" in names
+    assert suggested[0].score > suggested[-1].score
+    assert suggested[0].reason and suggested[0].keywords == ["rice", "irrigation"]
+    assert [s.expert.name for s in excluded] == ["Đồng Nghiệp"]
+    assert "same organisation" in excluded[0].excluded
+
+
+def test_admin_sees_experts_and_demands_on_the_initiative(people, make_initiative, make_demand, panel, login):
+    initiative = make_initiative(people["proposer"], submitted=True, organisation="Đại học Cần Thơ")
+    make_demand(people["owner"], title="Rice irrigation sensors wanted",
+                description="Soil moisture sensors for rice farmers to irrigate.")
+    page = login(people["admin"]).get(f"/initiatives/{initiative.id}").get_data(as_text=True)
+    assert "Suggested reviewers" in page and "Rice Expert" in page
+    assert "Excluded experts" in page and "same organisation" in page
+    assert "Rice irrigation sensors wanted" in page
+    proposer_page = login(people["proposer"]).get(f"/initiatives/{initiative.id}").get_data(as_text=True)
+    assert "Rice irrigation sensors wanted" in proposer_page
+    assert "Suggested reviewers" not in proposer_page and "Rice Expert" not in proposer_page
+
+
+def test_demand_page_shows_accepted_initiatives_to_the_owner(people, make_initiative, make_demand, login, db):
+    from initiatives.proposals import operations
+
+    accepted = make_initiative(people["proposer"], submitted=True, title="Rice irrigation sensors accepted")
+    pending = make_initiative(people["proposer"], submitted=True, title="Rice irrigation sensors pending")
+    for step in (S.UNDER_REVIEW, S.REVIEWED, S.ACCEPTED):
+        operations.transition(accepted, step, actor=people["admin"])
+    db.session.commit()
+    demand = make_demand(people["owner"], title="Rice irrigation", description="Soil moisture sensors for rice.")
+    owner_page = login(people["owner"]).get(f"/demands/{demand.id}").get_data(as_text=True)
+    assert accepted.title in owner_page and pending.title not in owner_page
+    admin_page = login(people["admin"]).get(f"/demands/{demand.id}").get_data(as_text=True)
+    assert accepted.title in admin_page and pending.title in admin_page
+
+
+def test_near_duplicates_are_shown_before_submission(people, make_initiative, login):
+    make_initiative(people["other"], submitted=True)  # someone else's, under screening
+    draft = make_initiative(people["proposer"])
+    page = login(people["proposer"]).get(f"/initiatives/{draft.id}/submit").get_data(as_text=True)
+    assert "look very similar" in page
+    assert "Submit anyway" in page
+
+
+def test_expert_finder(people, panel, login):
+    page = login(people["admin"]).get("/matching/experts?q=chip packaging").get_data(as_text=True)
+    assert page.index("Chip Expert") < page.index("Rice Expert")
+    assert login(people["proposer"]).get("/matching/experts?q=x").status_code == 403
+
+
+@pytest.fixture
+def call_with_initiatives(people, make_user, make_initiative, panel, db):
+    call = Call(slug="test-call", title="Test call", reviewers_per_initiative=2, default_max_load=3)
+    db.session.add(call)
+    db.session.commit()
+    first = make_initiative(people["proposer"], submitted=True, call_id=call.id, organisation="Đại học Cần Thơ")
+    second = make_initiative(people["other"], submitted=True, call_id=call.id, title="Chip packaging line",
+                             summary="Wafer level chip packaging", keywords=["chip", "packaging"],
+                             organisation="Nhà máy")
+    # Only submissions an admin passed at screening wait for reviewers.
+    from review import assign, operations
+
+    assert assign.screened(call) == []
+    for initiative in (first, second):
+        operations.pass_screening(initiative, people["admin"])
+    db.session.commit()
+    return call, first, second
+
+
+def test_assignment_from_the_page_is_optimal_conflict_free_and_confirmable(
+        call_with_initiatives, people, panel, login, db):
+    call, first, second = call_with_initiatives
+    client = login(people["admin"])
+    assert client.post(f"/review/calls/{call.id}/assignment/run").status_code == 302
+    rows = Assignment.query.filter_by(call_id=call.id, state="proposed").all()
+    pairs = {(a.initiative_id, a.expert.name) for a in rows}
+    # The colleague from Cần Thơ may not review the first; each initiative gets 2 reviewers.
+    assert (first.id, "Đồng Nghiệp") not in pairs
+    assert sum(1 for i, _ in pairs if i == first.id) == 2
+    assert sum(1 for i, _ in pairs if i == second.id) == 2
+    page = client.get(f"/review/calls/{call.id}/assignment").get_data(as_text=True)
+    assert "Total affinity" in page and first.title in page
+
+    # Edit: remove one, add it back by hand; a conflicted expert is refused.
+    removed = rows[0]
+    expert_id, initiative_id = removed.expert_id, removed.initiative_id
+    assert client.post(f"/review/assignments/{removed.id}/remove").status_code == 302
+    assert client.post(f"/review/calls/{call.id}/assignment/add",
+                       data={"initiative_id": initiative_id, "expert_id": expert_id}).status_code == 302
+    refused = client.post(f"/review/calls/{call.id}/assignment/add",
+                          data={"initiative_id": first.id, "expert_id": panel["same_org"].id})
+    assert refused.status_code == 303
+    assert Assignment.query.filter_by(initiative_id=first.id, expert_id=panel["same_org"].id).count() == 0
+
+    assert client.post(f"/review/calls/{call.id}/assignment/confirm").status_code == 302
+    db.session.expire_all()
+    states = {a.state for a in Assignment.query.filter_by(call_id=call.id)}
+    assert states == {AssignmentState.INVITED.value}
+    assert {first.status, second.status} == {S.UNDER_REVIEW}
+    assert AuditEvent.query.filter_by(action="assignment.invited").count() == 4
+
+
+def test_uncovered_initiatives_are_named(call_with_initiatives, people, panel, db):
+    from review import assign
+
+    call, first, second = call_with_initiatives
+    for profile in panel.values():
+        profile.max_load = 1
+    db.session.commit()
+    proposal = assign.propose(call)
+    assert proposal.created == 3
+    assert len(proposal.uncovered) == 1
+    initiative, missing, reason = proposal.uncovered[0]
+    assert missing == 1 and reason in ("load exhausted", "not enough non-conflicted experts")
+
+
+def test_assignment_from_the_command_line(call_with_initiatives, runner, db):
+    call, first, second = call_with_initiatives
+    result = runner.invoke(args=["review", "assign", "test-call"])
+    assert result.exit_code == 0, result.output
+    assert "4 proposed assignments" in result.output
+    assert Assignment.query.filter_by(call_id=call.id, state="proposed").count() == 4
+    again = runner.invoke(args=["review", "assign", "test-call", "--diverse", "--maximin"])
+    assert again.exit_code == 0, again.output
+    assert Assignment.query.filter_by(call_id=call.id, state="proposed").count() == 4
+    missing = runner.invoke(args=["review", "assign", "no-such-call"])
+    assert missing.exit_code != 0 and "No call" in missing.output
+
+
+def test_export_affinities(call_with_initiatives, panel, runner, tmp_path):
+    call, first, second = call_with_initiatives
+    first.external_ref = "REG-1"
+    out = tmp_path / "aff.csv"
+    result = runner.invoke(args=["export", "affinities", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with open(out, encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["initiative_ref", "expert_ref", "score"]
+    assert len(rows) == 1 + 2 * 3
+    assert {r[0] for r in rows[1:]} == {"REG-1", str(second.id)}
+    top = tmp_path / "top.csv"
+    runner.invoke(args=["export", "affinities", "--out", str(top), "--top", "1"])
+    with open(top, encoding="utf-8") as f:
+        top_rows = list(csv.reader(f))[1:]
+    assert len(top_rows) == 2
+    best_for_second = [r for r in top_rows if r[0] == str(second.id)][0]
+    assert best_for_second[1] == str(panel["chips"].id)
