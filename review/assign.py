@@ -101,16 +101,23 @@ def propose(call: Call, *, maximin: bool = False, diverse: bool = False, actor=N
         Assignment.initiative_id.in_([i.id for i in matched]), Assignment.state.in_(ACTIVE_STATES))}
     held_count = {i.id: 0 for i in matched}
     index = {e.id: j for j, e in enumerate(experts)}
+    row_of = {i.id: r for r, i in enumerate(matched)}
     for initiative_id, expert_id in held:
         held_count[initiative_id] += 1
-        row = next(r for r, i in enumerate(matched) if i.id == initiative_id)
-        allowed[row, index[expert_id]] = False
+        allowed[row_of[initiative_id], index[expert_id]] = False
     loads = matching.current_loads([e.id for e in experts])
     capacity = np.array([max(0, (e.max_load or 0) - loads.get(e.id, 0)) for e in experts])
     wanted = np.array([max(0, call.reviewers_per_initiative - held_count[i.id]) for i in matched])
     organisations = {}
     groups = np.array([organisations.setdefault(fold(e.organisation), len(organisations))
                        if fold(e.organisation or "") else -1 for e in experts], dtype=np.int64)
+    if diverse:
+        # Diversity counts the reviewers already held too: nobody new from an organisation
+        # that already reviews the initiative.
+        for initiative_id, expert_id in held:
+            group = groups[index[expert_id]]
+            if group >= 0:
+                allowed[row_of[initiative_id], groups == group] = False
     if progress:
         progress("solve")
     problem = AssignmentProblem(affinity=affinity, capacity=capacity, k=wanted, allowed=allowed,

@@ -260,3 +260,23 @@ def test_export_affinities(call_with_initiatives, panel, runner, tmp_path):
     assert len(top_rows) == 2
     best_for_second = [r for r in top_rows if r[0] == str(second.id)][0]
     assert best_for_second[1] == str(panel["chips"].id)
+
+
+def test_diversity_counts_the_reviewers_an_initiative_already_has(call_with_initiatives, make_user, panel, db):
+    """Round 2 keeps its reviewers; a diverse proposal adds nobody from their organisations."""
+    from review import assign
+
+    call, first, second = call_with_initiatives
+    colleague = make_expert(make_user, "Chip Colleague", "CHIP  lab", "Semiconductor chip packaging wafers.",
+                            "chip, packaging", [("Wafer level chip packaging", "Packaging chips on wafers.")])
+    db.session.add(Assignment(initiative_id=second.id, expert_id=panel["chips"].id, call_id=call.id,
+                              round=1, state=AssignmentState.INVITED.value))
+    db.session.commit()
+
+    def proposed_for_second(**options):
+        assign.propose(call, **options)
+        return {a.expert_id for a in Assignment.query.filter_by(initiative_id=second.id, state="proposed")}
+
+    assert proposed_for_second() == {colleague.id}  # the closest free expert, same lab as the held one
+    diverse = proposed_for_second(diverse=True)
+    assert len(diverse) == 1 and colleague.id not in diverse and panel["chips"].id not in diverse
