@@ -171,7 +171,7 @@ def test_the_document_and_its_page(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
     for path in ("/api/v1/initiatives", "/api/v1/demands/{demand_id}/initiatives", "/api/v1/connections/{connection_id}/moves",
-                 "/api/v1/experts", "/api/v1/assignments", "/api/v1/me"):
+                 "/api/v1/experts", "/api/v1/assignments", "/api/v1/reviews", "/api/v1/reviews/{review_id}", "/api/v1/me"):
         assert path in spec["paths"], path
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     page = client.get("/api/v1/docs")

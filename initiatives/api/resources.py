@@ -29,6 +29,8 @@ from .schemas import (
     InitiativeSchema,
     MatchArgs,
     MeSchema,
+    ReviewArgs,
+    ReviewSchema,
     page_of,
 )
 
@@ -458,6 +460,49 @@ def move_connection(body, connection_id):
 
 # The caller ----------------------------------------------------------------------------------
 
+# Reviews (admins) ----------------------------------------------------------------------------
+
+reviews = ApiBlueprint("api_reviews", __name__, url_prefix="/api/v1/reviews",
+                       description="Reviews with their scores (admins).")
+
+
+@reviews.route("")
+@reviews.arguments(ReviewArgs, location="query", as_kwargs=False)
+@reviews.response(200, page_of(ReviewSchema))
+@reviews.alt_response(401, response="UNAUTHORIZED")
+@reviews.alt_response(403, response="FORBIDDEN")
+@reviews.doc(security=TOKEN)
+def list_reviews(args):
+    """List reviews (admins), filtered by state, call, expert, initiative and round."""
+    admin_only()
+    from review.models import Assignment, Review
+
+    query = Review.query.join(Assignment, Review.assignment_id == Assignment.id)
+    for name, column in (("call", Assignment.call_id), ("expert", Assignment.expert_id),
+                         ("initiative", Assignment.initiative_id), ("round", Assignment.round)):
+        if args.get(name) is not None:
+            query = query.filter(column == args[name])
+    if args.get("state") == "submitted":
+        query = query.filter(Review.submitted_at.isnot(None))
+    elif args.get("state") == "draft":
+        query = query.filter(Review.submitted_at.is_(None))
+    return page_answer(ReviewSchema, query.order_by(Review.id), args)
+
+
+@reviews.route("/<int:review_id>")
+@reviews.response(200, ReviewSchema)
+@reviews.alt_response(401, response="UNAUTHORIZED")
+@reviews.alt_response(403, response="FORBIDDEN")
+@reviews.alt_response(404, response="NOT_FOUND")
+@reviews.doc(security=TOKEN)
+def get_review(review_id):
+    """Read one review with its scores (admins)."""
+    admin_only()
+    from review.models import Review
+
+    return jsonify(dump(ReviewSchema, load(Review, review_id)))
+
+
 me = ApiBlueprint("api_me", __name__, url_prefix="/api/v1/me", description="The account the token belongs to.")
 
 
@@ -476,7 +521,7 @@ def _blueprints():
         import review.models  # noqa: F401
     except ImportError:  # without the review area there are no assignments
         return found
-    return found[:3] + [assignments] + found[3:]
+    return found[:3] + [assignments, reviews] + found[3:]
 
 
 BLUEPRINTS = _blueprints()

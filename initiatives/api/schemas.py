@@ -255,6 +255,48 @@ class AssignmentArgs(PageArgs):
     initiative = fields.Integer(validate=Id)
 
 
+class ReviewScoreSchema(ma.Schema):
+    criterion_id = fields.Integer(required=True)
+    key = fields.String(attribute="criterion.key", metadata={"description": "Stable across rubric versions."})
+    name = fields.String(attribute="criterion.name_en")
+    weight = fields.Float(attribute="criterion.weight")
+    scale_min = fields.Integer(attribute="criterion.scale_min")
+    scale_max = fields.Integer(attribute="criterion.scale_max")
+    value = fields.Integer(required=True)
+
+
+class ReviewSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    assignment_id = fields.Integer(required=True)
+    initiative_id = fields.Integer(attribute="assignment.initiative_id")
+    expert_id = fields.Integer(attribute="assignment.expert_id")
+    expert_name = fields.String(attribute="assignment.expert.name")
+    call_id = fields.Integer(attribute="assignment.call_id", allow_none=True)
+    round = fields.Integer(attribute="assignment.round")
+    rubric_id = fields.Integer()
+    state = fields.Method("_state", metadata={"description": "draft or submitted"})
+    scores = fields.List(fields.Nested(ReviewScoreSchema), attribute="score_rows")
+    confidence = fields.Integer(allow_none=True)
+    recommendation = fields.String(allow_none=True)
+    comments_to_proposer = fields.String()
+    confidential_comments = fields.String()
+    submitted_at = UtcDateTime(allow_none=True)
+    reopened_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+    def _state(self, review):
+        return "submitted" if review.submitted_at is not None else "draft"
+
+
+class ReviewArgs(PageArgs):
+    state = fields.String(validate=validate.OneOf(["draft", "submitted"]))
+    call = fields.Integer(validate=Id)
+    expert = fields.Integer(validate=Id)
+    initiative = fields.Integer(validate=Id)
+    round = fields.Integer(validate=validate.Range(min=1, max=1000))
+
+
 # Connections ---------------------------------------------------------------------------------
 
 class ContactSchema(ma.Schema):
