@@ -9,7 +9,7 @@ FLASK := HF_HUB_OFFLINE=1 $(BIN)/flask --app wsgi
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint translations messages clean
+.PHONY: install run test lint translations messages clean browser
 
 $(BIN)/python:
 	$(shell command -v $(PYTHON) || echo python3) -m venv $(VENV)
@@ -35,11 +35,19 @@ run: install
 	PORTAL_ENV=development $(FLASK) db upgrade
 	PORTAL_ENV=development $(FLASK) demo
 	PORTAL_ENV=development $(FLASK) match embed
+	PORTAL_ENV=development $(FLASK) connections suggest
 	PORTAL_ENV=development $(FLASK) search reindex
 	PORTAL_ENV=development $(FLASK) run --host 127.0.0.1 --port 5000
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests (tests/e2e) drive Debian's Chromium through Playwright, which cannot download
+# its own browser here: install the distribution's package once, through apt, only when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@test -x /usr/bin/chromium || ( $(SUDO) apt-get update && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium )
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
