@@ -20,6 +20,7 @@ markdown tables.
     ... --budget 120        # stop a mode after 120 s at one size (reports how many ran)
     ... --profile text      # then cProfile 48 of the text queries at the largest size
     ... --torch-threads 0   # leave torch's thread count alone (default: 1, see docs)
+    ... --workdir /var/tmp/bench-search   # keep the built portals; later runs reuse them
 """
 
 from __future__ import annotations
@@ -294,32 +295,28 @@ def run_size(n: int, args) -> dict:
     """Build, fill and index a portal of ``n`` initiatives in a temporary directory; time it."""
     from flask import Flask
 
-    from initiatives.accounts import operations as accounts
     from initiatives.extensions import db
-    from initiatives.models import Role
     from search import vectors
     from search.catalogue import catalogue, database_search
 
-    workdir = Path(tempfile.mkdtemp(prefix=f"bench-search-{n}-", dir=args.tmp))
+    if args.workdir:
+        workdir = Path(args.workdir) / f"portal-{n}-seed{args.seed}"
+        workdir.mkdir(parents=True, exist_ok=True)
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix=f"bench-search-{n}-", dir=args.tmp))
     app: Flask = build_portal(workdir, args.model)
     result: dict = {"n": n}
     try:
         with app.app_context():
-            db.create_all()
-            admin = accounts.register_user("bench-admin@example.org", "Bench Admin", "bench-password-1",
-                                           [Role.ADMIN], allow_admin=True)
-            db.session.commit()
-            started = time.perf_counter()
-            rows = generate(n, admin.id, seed=args.seed)
-            result["generate_s"] = time.perf_counter() - started
-            result["insert_s"] = fill_database(rows, args.model)
             cat = catalogue(app)
-            started = time.perf_counter()
-            indexed = cat.index.rebuild(index_documents(rows), progress=_progress(n))
-            result["rebuild_s"] = time.perf_counter() - started
-            result["indexed"] = indexed
-            result["index_mb"] = directory_size(Path(app.config["SEARCH_INDEX_PATH"])) / 1e6
-            del rows
+            admin = reused_admin(n, cat) if args.workdir else None
+            if admin is None:
+                admin = build_catalogue(n, args, cat, result)
+            else:
+                result["reused"] = str(workdir)
+                result["indexed"] = cat.index.doc_count()
+                result["index_mb"] = directory_size(Path(app.config["SEARCH_INDEX_PATH"])) / 1e6
+                print(f"  {n}: reusing the portal built in {workdir}", file=sys.stderr)
             if args.from_db:
                 started = time.perf_counter()
                 result["rebuild_db_docs"] = cat.rebuild()
@@ -385,9 +382,52 @@ def run_size(n: int, args) -> dict:
             db.session.remove()
             db.engine.dispose()
     finally:
-        if not args.keep:
+        if not args.keep and not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     return result
+
+
+def reused_admin(n: int, cat):
+    """The administrator of a portal of ``n`` initiatives built by an earlier run, or None
+    when the directory holds no complete one (then it is built afresh)."""
+    from sqlalchemy.exc import OperationalError
+
+    from initiatives.extensions import db
+    from initiatives.models import Initiative, User
+    from search.models import Embedding
+    from search.textindex import IndexUnavailable
+
+    try:
+        admin = User.query.filter_by(email="bench-admin@example.org").one_or_none()
+        complete = (admin is not None and Initiative.query.count() == n
+                    and Embedding.query.count() == n and cat.index.doc_count() == n)
+    except (IndexUnavailable, OperationalError):  # no tables or no index yet
+        db.session.rollback()
+        return None
+    return admin if complete else None
+
+
+def build_catalogue(n: int, args, cat, result: dict):
+    """Create the tables, fill them with ``n`` initiatives and vectors, and index them (timed).
+    Returns the administrator."""
+    from initiatives.accounts import operations as accounts
+    from initiatives.extensions import db
+    from initiatives.models import Role
+
+    db.drop_all()
+    db.create_all()
+    admin = accounts.register_user("bench-admin@example.org", "Bench Admin", "bench-password-1",
+                                   [Role.ADMIN], allow_admin=True)
+    db.session.commit()
+    started = time.perf_counter()
+    rows = generate(n, admin.id, seed=args.seed)
+    result["generate_s"] = time.perf_counter() - started
+    result["insert_s"] = fill_database(rows, args.model)
+    started = time.perf_counter()
+    result["indexed"] = cat.index.rebuild(index_documents(rows), progress=_progress(n))
+    result["rebuild_s"] = time.perf_counter() - started
+    result["index_mb"] = directory_size(Path(cat.app.config["SEARCH_INDEX_PATH"])) / 1e6
+    return admin
 
 
 # Report ----------------------------------------------------------------------------------------
@@ -400,6 +440,9 @@ def report(results: list[dict], args, started: datetime, load: tuple) -> str:
            "| indexing | documents | rebuild s | documents/s | index MB | DB insert s |",
            "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
+        if "reused" in r:
+            out.append(f"| reused ({r['reused']}) | {r['indexed']:,} | | | {r['index_mb']:.0f} | |")
+            continue
         out.append(f"| TextIndex.rebuild | {r['indexed']:,} | {r['rebuild_s']:.1f} | "
                    f"{r['indexed'] / r['rebuild_s']:.0f} | {r['index_mb']:.0f} | {r['insert_s']:.1f} |")
         if "rebuild_db_s" in r:
@@ -444,6 +487,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--tmp", default=None, help="where the temporary portals go")
     parser.add_argument("--keep", action="store_true", help="keep the temporary portals")
+    parser.add_argument("--workdir", default=None,
+                        help="build each portal in WORKDIR/portal-<size>-seed<seed> and keep it; "
+                             "a later run with the same WORKDIR, size and seed reuses it "
+                             "(no generation, insert or rebuild)")
     args = parser.parse_args(argv)
     if args.torch_threads:
         import torch

@@ -6,10 +6,12 @@ every query of ``search/eval/queries.json`` in text, semantic and hybrid mode th
 ``Catalogue.search`` as an administrator (every initiative but drafts is visible), and prints
 markdown tables: overall and per kind of query.
 
-It also replays the two rankings hybrid fuses (the first 100 full-text hits and the semantic
-ranking) under other fusions: reciprocal-rank fusion with other k and weights, a convex
-combination of normalised scores, and "one list first, then the other". The row "rrf k=60" of
-that table must equal the hybrid mode of the first (it is checked).
+It also replays the rankings hybrid fuses (the first 100 full-text hits of all the words, of
+any of them when all find fewer than 10, and the semantic ranking) under other fusions:
+reciprocal-rank fusion with other k, weights and lists, a convex combination of normalised
+scores, "one list first, then the other", and other semantic score floors
+(``SEMANTIC_MIN_SCORE``). The row of the default fusion must equal the hybrid mode of the
+first table (it is checked).
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/search_eval.py
     ... --json results.json      # also write every query's ranking and scores
@@ -49,7 +51,8 @@ KINDS = {  # the kinds of query in the labelled set, in the order of the tables
 MODES = ("text", "semantic", "hybrid")
 NDCG_AT, RECALL_AT = 10, 20
 FUSION_DEPTH = 100  # as search.catalogue.FUSION_DEPTH
-FEW = 10  # "when AND finds < 10"
+FEW = 10  # "when AND finds < 10", as search.catalogue.FEW_TEXT_HITS
+FLOORS = (None, 0.0, 0.1, 0.15, 0.2, 0.25, 0.3)  # semantic score floors compared (None: none)
 BOOTSTRAP = 10_000
 
 
@@ -111,6 +114,7 @@ def load_catalogue(app) -> dict:
     timings["indexed"] = catalogue(app).rebuild()
     timings["rebuild"] = time.perf_counter() - started
     timings["created"], timings["encoded"] = created, encoded
+    timings["floor"] = app.config.get("SEMANTIC_MIN_SCORE")
     return timings
 
 
@@ -184,7 +188,9 @@ def text_reranked_by_semantic() -> Callable:
 
 
 VARIANTS: dict[str, Callable] = {
-    "rrf k=60 (the default)": rrf_fusion(60),
+    "rrf k=60, AND + OR (when AND finds < 10) + semantic (the default)": rrf_fusion(
+        60, (1.0, 1.0, 1.0), lists=("text", "text_or_if_few", "semantic")),
+    "rrf k=60 of text AND and semantic (the default before)": rrf_fusion(60),
     "rrf k=10": rrf_fusion(10),
     "rrf k=20": rrf_fusion(20),
     "rrf k=120": rrf_fusion(120),
@@ -203,14 +209,17 @@ VARIANTS: dict[str, Callable] = {
     "rrf k=60, text AND then OR, text x2": rrf_fusion(60, (2.0, 1.0), lists=("text_and_or", "semantic")),
     "rrf k=60, text AND + text OR + semantic": rrf_fusion(60, (1.0, 1.0, 1.0),
                                                           lists=("text", "text_or", "semantic")),
-    "rrf k=60, AND + OR (when AND finds < 10) + semantic": rrf_fusion(
-        60, (1.0, 1.0, 1.0), lists=("text", "text_or_if_few", "semantic")),
-    "semantic, no score floor": rrf_fusion(60, (1.0,), lists=("semantic_unfloored",)),
-    "rrf k=60, no semantic score floor": rrf_fusion(60, lists=("text", "semantic_unfloored")),
     "rrf k=60, AND + OR + semantic, no floor": rrf_fusion(60, (1.0, 1.0, 1.0),
-                                                          lists=("text", "text_or", "semantic_unfloored")),
+                                                          lists=("text", "text_or", "semantic@none")),
 }
-DEFAULT_VARIANT = "rrf k=60 (the default)"
+for _floor in FLOORS:
+    _name = "none" if _floor is None else f"{_floor:g}"
+    VARIANTS[f"semantic alone, floor {_name}"] = rrf_fusion(60, (1.0,), lists=(f"semantic@{_name}",))
+    VARIANTS[f"rrf k=60 of text AND and semantic, floor {_name}"] = rrf_fusion(
+        60, lists=("text", f"semantic@{_name}"))
+    VARIANTS[f"hybrid (AND + OR when few + semantic), floor {_name}"] = rrf_fusion(
+        60, (1.0, 1.0, 1.0), lists=("text", "text_or_if_few", f"semantic@{_name}"))
+DEFAULT_VARIANT = "rrf k=60, AND + OR (when AND finds < 10) + semantic (the default)"
 
 
 # Running ---------------------------------------------------------------------------------------
@@ -239,10 +248,13 @@ def evaluate(app, queries: list[dict]) -> dict:
             if answer.notice:
                 raise SystemExit(f"{q['id']}: answered from the database ({answer.notice})")
             row["rankings"][mode] = [(r.kind, int(r.id)) for r in answer.results]
-        # The two lists hybrid fuses, as search.catalogue.Catalogue._fused builds them.
+        # The lists hybrid fuses, as search.catalogue.Catalogue._fused builds them.
         found = cat.index.search(q["query"], kinds=kinds, filters=dict(forced), page=1,
                                  per_page=FUSION_DEPTH, facets=False)
         text = [((h.kind, int(h.id)), h.score) for h in found.hits]
+        text_rankings = cat._text_rankings(q["query"], kinds, dict(forced))
+        if [key for key, _ in text] != text_rankings[0]:
+            print(f"warning: {q['id']}: the index's search and ranked_keys differ", file=sys.stderr)
         # Any of the words instead of all of them: what a descriptive query needs.
         either = cat.index.search(" OR ".join(re.findall(r"\w+", q["query"])), kinds=kinds,
                                   filters=dict(forced), page=1, per_page=FUSION_DEPTH, facets=False)
@@ -255,11 +267,14 @@ def evaluate(app, queries: list[dict]) -> dict:
         finally:
             app.config["SEMANTIC_MIN_SCORE"] = floor
         lists = {"text": text, "semantic": cat._semantic_ranking(q["query"], kinds, dict(forced)),
-                 "semantic_unfloored": unfloored,
                  "text_or": text_or,
-                 "text_or_if_few": text_or if len(text) < FEW else [],
+                 "text_or_if_few": [(key, 0.0) for key in text_rankings[1]] if len(text_rankings) > 1 else [],
                  "text_and_or": (text + [(key, score) for key, score in text_or if key not in matched])
                  [:FUSION_DEPTH]}
+        for f in FLOORS:
+            # The floored ranking is the start of the unfloored one (both best first).
+            lists["semantic@" + ("none" if f is None else f"{f:g}")] = [
+                (key, score) for key, score in unfloored if f is None or score >= f]
         for name, fuse in VARIANTS.items():
             row["rankings"][name] = fuse(lists)
         row["text_total"] = found.total
@@ -270,7 +285,7 @@ def evaluate(app, queries: list[dict]) -> dict:
         row["recall"] = {name: recall(r, relevant) for name, r in row["rankings"].items()}
         fused = row["rankings"][DEFAULT_VARIANT][:RECALL_AT]
         if fused != row["rankings"]["hybrid"]:
-            print(f"warning: {row['id']}: replayed rrf k=60 differs from hybrid mode", file=sys.stderr)
+            print(f"warning: {row['id']}: the replayed default fusion differs from hybrid mode", file=sys.stderr)
     return {"rows": rows}
 
 
@@ -323,7 +338,8 @@ def report(result: dict, timings: dict, model: str) -> str:
            f"Python {platform.python_version()} on {platform.machine()}; model {model}; "
            f"{len(rows)} labelled queries, {sum(len(r['relevant']) for r in rows)} relevant "
            f"(query, initiative) pairs; {timings['indexed']} documents indexed "
-           f"(initiatives but drafts, demands, experts); searched as an administrator.", ""]
+           f"(initiatives but drafts, demands, experts); searched as an administrator; "
+           f"SEMANTIC_MIN_SCORE {timings['floor']}.", ""]
     unknown = sorted({t for r in rows for t in r["unknown"]})
     if unknown:
         out += ["Relevant titles not found among the visible initiatives: " + "; ".join(unknown), ""]

@@ -41,6 +41,9 @@ class SearchHitSchema(ma.Schema):
 
 class SearchAnswerSchema(ma.Schema):
     total = fields.Integer(required=True)
+    total_exact = fields.Boolean(required=True, metadata={
+        "description": "False when more matched than were counted: total and facet counts are then "
+                       "lower bounds (shown as 1,000+)."})
     page = fields.Integer(required=True)
     mode = fields.String(required=True)
     results = fields.List(fields.Nested(SearchHitSchema), required=True)

@@ -23,6 +23,7 @@ from initiatives import taxonomy
 from initiatives.extensions import db
 from initiatives.models import Demand, ExpertProfile, Initiative, InitiativeState
 from search import vectors
+from search.embeddings import EmbeddingService
 from search.fusion import rrf
 from search.textindex import IndexUnavailable, IndexWriteError, TextIndex
 
@@ -33,8 +34,11 @@ FACETS = ("field", "province", "state", "year", "call", "trl")
 MODES = ("text", "semantic", "hybrid")
 SORTS = ("relevance", "date")
 FUSION_DEPTH = 100          # how many of each ranking hybrid fuses
+FEW_TEXT_HITS = 10          # hybrid adds the any-word (OR) ranking when all words find fewer
 SEMANTIC_DEPTH = 100        # semantic mode answers with at most this many results
+SEMANTIC_BATCH = 400        # best-scoring vectors checked for visibility at a time
 SNIPPET_CHARS = 240
+_QUERY_SYNTAX = re.compile(r'["():*]|\b(?:AND|OR|NOT)\b')
 
 
 # Comparisons in the query language: trl:>=6, year:<2026 (the index holds exact values) ----
@@ -160,6 +164,7 @@ class Answer:
     mode: str = "hybrid"
     notice: str = ""
     plain: bool = False
+    exact: bool = True  # False: more matched than were counted; total and facets are lower bounds
 
     @property
     def pages(self) -> int:
@@ -230,6 +235,92 @@ def _db_facets(items: list) -> dict[str, dict[str, int]]:
     return counts
 
 
+def _facet_counts(keys: list[tuple[str, int]]) -> dict[str, dict[str, int]]:
+    """Facet counts of the objects ``keys`` (as ``_db_facets`` counts them), reading only the
+    facet columns."""
+    counts: dict[str, dict[str, int]] = {}
+
+    def add(name: str, value) -> None:
+        if value not in (None, ""):
+            counts.setdefault(name, {})
+            counts[name][str(value)] = counts[name].get(str(value), 0) + 1
+
+    by_kind: dict[str, list[int]] = {}
+    for kind, object_id in keys:
+        by_kind.setdefault(kind, []).append(int(object_id))
+    for kind, ids in by_kind.items():
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            if kind == "initiative":
+                rows = db.session.query(Initiative.field, Initiative.province, Initiative.state,
+                                        Initiative.submitted_at, Initiative.created_at, Initiative.call_id,
+                                        Initiative.trl).filter(Initiative.id.in_(chunk))
+                for field_, province, state, submitted, created, call, trl in rows:
+                    stamp = submitted or created
+                    for name, value in (("field", field_), ("province", province), ("state", state),
+                                        ("year", stamp.year if stamp else None), ("call", call), ("trl", trl)):
+                        add(name, value)
+            elif kind == "demand":
+                rows = db.session.query(Demand.field, Demand.province, Demand.state, Demand.created_at).filter(
+                    Demand.id.in_(chunk))
+                for field_, province, state, created in rows:
+                    for name, value in (("field", field_), ("province", province), ("state", state),
+                                        ("year", created.year)):
+                        add(name, value)
+            else:
+                for (available,) in db.session.query(ExpertProfile.available).filter(ExpertProfile.id.in_(chunk)):
+                    add("state", "available" if available else "unavailable")
+    return {name: dict(sorted(values.items(), key=lambda item: (-item[1], item[0])))
+            for name, values in counts.items()}
+
+
+def _any_word_query(text: str) -> str | None:
+    """The query matching any of the words of ``text`` (``a OR b OR c``), for plain words
+    only: a query written with syntax (quotes, fields, operators) says what it wants."""
+    if _QUERY_SYNTAX.search(text):
+        return None
+    words = re.findall(r"\w+", text)
+    return " OR ".join(words) if words else None
+
+
+_encoding_threads_set = False
+
+
+def _encode_query(text: str) -> np.ndarray:
+    """The query's vector. Encoding one short query gains nothing from torch's intra-op
+    threads, which only contend with the other processes (docs/benchmarks.md): the process
+    keeps ``QUERY_ENCODING_THREADS`` of them (0: torch's default)."""
+    global _encoding_threads_set
+    service = vectors.service()
+    threads = int(current_app.config.get("QUERY_ENCODING_THREADS", 1) or 0)
+    if threads and not _encoding_threads_set and isinstance(service, EmbeddingService):
+        import torch
+
+        torch.set_num_threads(threads)
+        _encoding_threads_set = True
+    return service.encode([text])[0]
+
+
+def _visible_best(kind: str, filters: dict, ids: np.ndarray, scores: np.ndarray, floor: float,
+                  depth: int, leave_out: int | None = None) -> list[tuple[tuple[str, int], float]]:
+    """The ``depth`` best-scoring objects (score at least ``floor``, ties by id) that pass
+    ``filters``, best first. Visibility is checked in the database for the best candidates
+    only, a batch at a time, so a query never sends every visible id."""
+    above = np.flatnonzero(scores >= floor)
+    order = above[np.argsort(-scores[above], kind="stable")]  # ids ascend: ties by id
+    model = MODELS[kind]
+    found: list[tuple[tuple[str, int], float]] = []
+    start, batch = 0, SEMANTIC_BATCH
+    while start < len(order) and len(found) < depth:
+        chunk = order[start:start + batch]
+        candidates = [int(i) for i in ids[chunk] if i != leave_out]
+        visible = {row[0] for row in _db_query(kind, filters).with_entities(model.id)
+                   .filter(model.id.in_(candidates))} if candidates else set()
+        found.extend(((kind, int(ids[j])), float(scores[j])) for j in chunk if int(ids[j]) in visible)
+        start, batch = start + batch, batch * 4
+    return found[:depth]
+
+
 def _kind_of(item) -> str:
     return {Initiative: "initiative", Demand: "demand", ExpertProfile: "expert"}[type(item)]
 
@@ -276,7 +367,8 @@ class Catalogue:
     def index(self) -> TextIndex:
         with self._lock:
             if self._index is None:
-                self._index = TextIndex(self.app.config["SEARCH_INDEX_PATH"], FACETS)
+                self._index = TextIndex(self.app.config["SEARCH_INDEX_PATH"], FACETS,
+                                        count_limit=self.app.config.get("SEARCH_COUNT_LIMIT") or None)
             return self._index
 
     def close(self) -> None:
@@ -389,46 +481,56 @@ class Catalogue:
         found = self.index.search(text, kinds=kinds, filters=filters, page=page, per_page=per_page, sort=sort)
         results = _load([Result(h.kind, int(h.id), h.score, h.title_html, h.snippet) for h in found.hits])
         facets = {name: counts for name, counts in found.facets.items() if name in FACETS}
-        return Answer(results, found.total, found.page, found.per_page, facets, plain=found.plain)
+        return Answer(results, found.total, found.page, found.per_page, facets, plain=found.plain,
+                      exact=found.exact)
 
     def _semantic_ranking(self, text: str, kinds: list[str], filters: dict) -> list[tuple[tuple[str, int], float]]:
-        vector = vectors.service().encode([text])[0]
+        """The visible objects closest in meaning to ``text``, best first: one product with
+        the process's cached matrix of each kind."""
+        vector = _encode_query(text)
+        floor = current_app.config.get("SEMANTIC_MIN_SCORE", 0.0)
         ranking = []
         for kind in kinds:
-            allowed = [row[0] for row in _db_query(kind, filters).with_entities(MODELS[kind].id)]
-            ids, matrix = vectors.matrix(kind, allowed)
-            if not ids:
-                continue
-            scores = matrix @ vector
-            floor = current_app.config.get("SEMANTIC_MIN_SCORE", 0.0)
-            ranking.extend(((kind, object_id), float(score)) for object_id, score in zip(ids, scores, strict=True)
-                           if score >= floor)
+            ids, matrix = vectors.cached_matrix(kind)
+            if len(ids):
+                ranking.extend(_visible_best(kind, filters, ids, matrix @ vector, floor, SEMANTIC_DEPTH))
         ranking.sort(key=lambda pair: -pair[1])
         return ranking[:SEMANTIC_DEPTH]
 
+    def _text_rankings(self, text: str, kinds: list[str], filters: dict) -> list[list[tuple[str, int]]]:
+        """What hybrid fuses from the index: the best matches of all the words and, when they
+        are fewer than ``FEW_TEXT_HITS``, of any of them (measured better, docs/search.md)."""
+        every_word = [(kind, int(i)) for kind, i in
+                      self.index.ranked_keys(text, kinds=kinds, filters=filters, limit=FUSION_DEPTH)]
+        rankings = [every_word]
+        any_word = _any_word_query(text) if len(every_word) < FEW_TEXT_HITS else None
+        if any_word:
+            rankings.append([(kind, int(i)) for kind, i in
+                             self.index.ranked_keys(any_word, kinds=kinds, filters=filters, limit=FUSION_DEPTH)])
+        return rankings
+
     def _fused(self, text, kinds, filters, page, per_page, mode) -> Answer:
         semantic = self._semantic_ranking(text, kinds, filters)
-        text_hits = {}
+        matched = set()
         if mode == "hybrid":
-            found = self.index.search(text, kinds=kinds, filters=filters, page=1, per_page=FUSION_DEPTH)
-            text_hits = {(h.kind, int(h.id)): h for h in found.hits}
-            fused = rrf([list(text_hits), [key for key, _ in semantic]])
-            keys = [(key, score) for key, score in fused]
+            text_rankings = self._text_rankings(text, kinds, filters)
+            matched = {key for ranking in text_rankings for key in ranking}
+            keys = rrf([*text_rankings, [key for key, _ in semantic]])
         else:
             keys = semantic
         start = (page - 1) * per_page
         window = keys[start:start + per_page]
+        hits = self.index.highlights(text, [key for key, _ in window if key in matched]) if matched else {}
         results = []
         for (kind, object_id), score in window:
-            hit = text_hits.get((kind, object_id))
+            hit = hits.get((kind, object_id))
             results.append(Result(kind, object_id, score, hit.title_html if hit else "",
                                   hit.snippet if hit else ""))
         results = _load(results)
         for result in results:
             result.title_html = result.title_html or html.escape(_title(result.item))
             result.snippet = result.snippet or _escape_snippet(_summary(result.item))
-        everything = _load([Result(kind, object_id, score, "", "") for (kind, object_id), score in keys])
-        return Answer(results, len(keys), page, per_page, _db_facets([r.item for r in everything]))
+        return Answer(results, len(keys), page, per_page, _facet_counts([key for key, _ in keys]))
 
     def more_like_this(self, initiative: Initiative, user, limit: int = 5) -> list[Initiative]:
         """The initiatives closest in meaning to ``initiative`` that ``user`` may see."""
@@ -436,14 +538,12 @@ class Catalogue:
         if vector is None:
             return []
         kinds, forced = scope(user, "initiative")
-        allowed = [row[0] for row in _db_query("initiative", forced).with_entities(Initiative.id)
-                   if row[0] != initiative.id]
-        ids, matrix = vectors.matrix("initiative", allowed)
-        if not ids:
+        ids, matrix = vectors.cached_matrix("initiative")
+        if not len(ids):
             return []
-        order = np.argsort(-(matrix @ vector), kind="stable")[:limit]
-        by_id = {i.id: i for i in Initiative.query.filter(Initiative.id.in_([ids[j] for j in order]))}
-        return [by_id[ids[j]] for j in order if ids[j] in by_id]
+        best = _visible_best("initiative", forced, ids, matrix @ vector, -np.inf, limit, leave_out=initiative.id)
+        by_id = {i.id: i for i in Initiative.query.filter(Initiative.id.in_([i for (_, i), _ in best]))}
+        return [by_id[i] for (_, i), _ in best if i in by_id]
 
 
 def catalogue(app: Flask | None = None) -> Catalogue:

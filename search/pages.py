@@ -30,7 +30,7 @@ def read_arguments(args) -> dict:
 def answer_document(answer: Answer) -> dict:
     """The search answer as JSON: the API's and ``flask search query --json``'s document."""
     return {
-        "total": answer.total, "page": answer.page, "mode": answer.mode,
+        "total": answer.total, "total_exact": answer.exact, "page": answer.page, "mode": answer.mode,
         "results": [{"kind": r.kind, "id": r.id, "external_ref": getattr(r.item, "external_ref", None),
                      "title": getattr(r.item, "title", None) or getattr(r.item, "name", ""),
                      "score": round(r.score, 6), "highlights": r.snippet} for r in answer.results],

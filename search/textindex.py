@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import html
+import itertools
 import json
 import logging
 import os
@@ -29,9 +30,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
-from whoosh import index, qparser, query
+from whoosh import collectors, index, qparser, query
 from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
 from whoosh.index import LockError
+from whoosh.matching import RequireMatcher, WrappingMatcher
 from whoosh.searching import Searcher
 
 from search.analysis import (
@@ -81,6 +83,9 @@ MAX_QUERY_WORDS = 32
 MAX_QUERY_LEAVES = 400
 MAX_PER_PAGE = 100
 MAX_RESULT_WINDOW = 10_000
+# Totals and facet counts are exact up to this many matches, lower bounds beyond ("1,000+"):
+# listing every match of a broad query costs as much as the rest of the search.
+COUNT_LIMIT = 1_000
 MIN_TYPO_LENGTH = 5
 MAX_TYPO_CANDIDATES = 8
 TYPO_BOOST = 0.8
@@ -162,7 +167,8 @@ class SearchResults:
     """One page of hits, the total number of matches and facet counts over all of them.
 
     ``plain`` is True when the query could not be read as query syntax and was answered as
-    plain words.
+    plain words. ``exact`` is False when there were more matches than the index counts: the
+    total and the facet counts are then lower bounds (shown as "1,000+").
     """
 
     hits: list[Hit]
@@ -171,6 +177,7 @@ class SearchResults:
     per_page: int
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     plain: bool = False
+    exact: bool = True
 
     @property
     def pages(self) -> int:
@@ -223,7 +230,8 @@ class TextIndex:
 
     All writes go through one background thread, in the order they were queued; searches run in
     any thread. With ``create`` (the default) an empty index is created when none exists; pass
-    ``create=False`` to let :meth:`check` report "missing" instead.
+    ``create=False`` to let :meth:`check` report "missing" instead. Totals and facet counts are
+    exact up to ``count_limit`` matches (None: always).
     """
 
     def __init__(
@@ -232,9 +240,11 @@ class TextIndex:
         facet_fields: Sequence[str] = DEFAULT_FACETS,
         *,
         create: bool = True,
+        count_limit: int | None = COUNT_LIMIT,
     ):
         self.path = Path(path)
         self.facet_fields = tuple(facet_fields)
+        self.count_limit = count_limit
         self.schema = build_schema(self.facet_fields)
         self._lock = threading.Lock()  # sequence numbers, queue order, journal, pool
         self._done = threading.Condition()
@@ -372,7 +382,8 @@ class TextIndex:
 
         ``kinds`` and ``filters`` (facet name -> value or values, any of which may match) are
         applied inside the query, so the total, the pages and the facet counts only ever cover
-        documents that pass them. Facet counts are over every match, not only this page. An
+        documents that pass them. Facet counts are over every match, not only this page, up to
+        ``count_limit`` matches (then they and the total are lower bounds, ``exact`` False). An
         empty query matches everything, newest first; a query that is not valid syntax is
         answered as plain words. Raises IndexUnavailable when the index is missing or corrupt,
         ValueError for an unknown kind, filter or sort.
@@ -386,16 +397,21 @@ class TextIndex:
         with self._searcher() as searcher:
             q = self._build_query(text, searcher)
             columns = self._columns(searcher)
-            matched = columns.matching(searcher, q.matching, clauses)
+            exact = True
             if sort == "date" or _matches_everything(q.matching):
+                # Dates and facet codes are numpy columns: every match is cheap to order and count.
+                matched = columns.matching(searcher, q.matching, clauses)
                 ranked = [(int(docnum), 0.0) for docnum in columns.newest(matched, limit)[offset:]]
             else:
-                among = matched if clauses or q.among_matches else None
-                ranked = self._top(searcher, q.scoring, among, limit)[offset:]
+                ranked = self._top(searcher, q, columns.restriction(clauses), limit)[offset:]
+                # Counting stops past the limit, but always a page beyond this one, so the
+                # pages still lead on.
+                count_limit = None if self.count_limit is None else max(self.count_limit, limit + per_page)
+                matched, exact = columns.first_matching(searcher, q.matching, clauses, count_limit)
             terms = _highlight_terms(q.matching, searcher.reader())
             hits = [self._hit(searcher, docnum, score, terms) for docnum, score in ranked]
             counts = columns.counts(matched, ("kind",) + self.facet_fields) if facets else {}
-            return SearchResults(hits, len(matched), page, per_page, counts, q.plain)
+            return SearchResults(hits, len(matched), page, per_page, counts, q.plain, exact)
 
     def ranked_keys(
         self,
@@ -408,14 +424,26 @@ class TextIndex:
         clauses = self._restriction(kinds, filters)
         with self._searcher() as searcher:
             q = self._build_query(text, searcher)
-            allowed = None
-            if clauses or q.among_matches:
-                allowed = self._columns(searcher).matching(searcher, q.matching, clauses)
+            restriction = self._columns(searcher).restriction(clauses)
             keys = []
-            for docnum, _ in self._top(searcher, q.scoring, allowed, max(1, int(limit))):
+            for docnum, _ in self._top(searcher, q, restriction, max(1, int(limit))):
                 stored = searcher.stored_fields(docnum)
                 keys.append((stored["kind"], stored["id"]))
             return keys
+
+    def highlights(self, text: str, keys: Iterable[tuple[str, object]]) -> dict[tuple[str, object], Hit]:
+        """The hits of the documents ``keys`` ((kind, id) pairs), with the words of ``text``
+        marked in their titles and snippets (for results ranked elsewhere, as by fusion).
+        Documents not in the index are left out; the scores are 0."""
+        with self._searcher() as searcher:
+            q = self._build_query(text, searcher)
+            terms = _highlight_terms(q.matching, searcher.reader())
+            found = {}
+            for kind, doc_id in keys:
+                docnum = searcher.document_number(key=_key(kind, doc_id))
+                if docnum is not None:
+                    found[(kind, doc_id)] = self._hit(searcher, docnum, 0.0, terms)
+            return found
 
     def doc_count(self) -> int:
         """Return the number of documents in the live index (raises IndexUnavailable)."""
@@ -543,14 +571,29 @@ class TextIndex:
         return clauses
 
     def _top(
-        self, searcher: Searcher, q: query.Query, allowed: np.ndarray | None, limit: int
+        self, searcher: Searcher, q: _Query, allowed: bytes | None, limit: int
     ) -> list[tuple[int, float]]:
-        """The best ``limit`` (docnum, score) pairs, among ``allowed`` docnums if given."""
-        if allowed is not None and not len(allowed):
-            return []  # Whoosh reads an empty filter set as no filter at all
-        restriction = None if allowed is None else set(allowed.tolist())
-        results = searcher.search(q, limit=limit, filter=restriction)
-        return [(docnum, score) for score, docnum in results.top_n]
+        """The best ``limit`` (docnum, score) pairs among the ``allowed`` docnums (a mask).
+
+        The restriction (and, when the ranking query was loosened, the exact matching query)
+        goes inside the query rather than to Whoosh as a ``filter=`` set: with a filter, Whoosh
+        scores every match one by one, while inside the query the collector keeps its
+        block-quality skipping, which passes over blocks of postings that cannot reach the
+        top ``limit``. Required parts only filter; the score is the ranking query's.
+        """
+        if q.scoring is query.NullQuery or (allowed is not None and not any(allowed)):
+            return []
+        scoring = q.scoring
+        if q.among_matches:
+            scoring = _Require(scoring, q.matching)
+        if allowed is not None:
+            scoring = _Allowed(scoring, allowed)
+        # No matcher replacement (replace=0): Whoosh's rewrites of AndMaybe and Or matchers once
+        # the minimum score rises drop the optional boosts of later documents, which then
+        # rank below where their score puts them. Block-quality skipping stays on.
+        collector = collectors.TopCollector(limit, usequality=True, replace=0)
+        searcher.search_with_collector(scoring, collector)
+        return [(docnum, score) for score, docnum in collector.results().top_n]
 
     def _columns(self, searcher: Searcher) -> _Columns:
         """Facet codes and dates of the searcher's documents, built once per commit.
@@ -1102,6 +1145,82 @@ def _without_exact(q: query.Query, boosts: list[query.Query], negated: bool = Fa
     return q.apply(lambda child: _without_exact(child, boosts, negated))
 
 
+class _RequireMatcher(RequireMatcher):
+    """Whoosh's RequireMatcher, mended: after skipping to a better block, the scored matcher
+    may already sit on a document the required one holds, which Whoosh's version does not
+    expect (an assertion fails in the intersection)."""
+
+    def skip_to_quality(self, minquality):
+        skipped = self.a.skip_to_quality(minquality)
+        if self.a.is_active() and self.b.is_active() and self.a.id() != self.b.id():
+            self.child._find_next()
+        return skipped
+
+
+class _AllowedMatcher(WrappingMatcher):
+    """The documents of ``child`` whose docnum (plus ``offset``) ``allowed`` marks, keeping the
+    child's block-quality skipping (Whoosh's FilterMatcher loses its place when it skips)."""
+
+    def __init__(self, child, allowed: bytes, offset: int):
+        super().__init__(child)
+        self._allowed = allowed
+        self._offset = offset
+        self._find_next()
+
+    def _find_next(self) -> None:
+        child, allowed, offset = self.child, self._allowed, self._offset
+        while child.is_active() and not allowed[offset + child.id()]:
+            child.next()
+
+    def copy(self):
+        return self.__class__(self.child.copy(), self._allowed, self._offset)
+
+    def _replacement(self, newchild):
+        return self.__class__(newchild, self._allowed, self._offset)
+
+    def next(self):
+        self.child.next()
+        self._find_next()
+
+    def skip_to(self, id):
+        self.child.skip_to(id)
+        self._find_next()
+
+    def skip_to_quality(self, minquality):
+        skipped = self.child.skip_to_quality(minquality)
+        self._find_next()
+        return skipped
+
+    def all_ids(self):
+        allowed, offset = self._allowed, self._offset
+        return (docnum for docnum in self.child.all_ids() if allowed[offset + docnum])
+
+
+class _Allowed(query.WrappingQuery):
+    """``child`` restricted to the docnums of a mask over the whole index (see _AllowedMatcher)."""
+
+    def __init__(self, child: query.Query, allowed: bytes):
+        super().__init__(child)
+        self.allowed = allowed
+
+    def _rewrap(self, child):
+        return self.__class__(child, self.allowed)
+
+    def matcher(self, searcher, context=None):
+        parent = searcher.parent() if searcher.parent else None
+        offset = parent._offset_for_subsearcher(searcher) if parent is not None else 0
+        return _AllowedMatcher(self.child.matcher(searcher, context), self.allowed, offset or 0)
+
+
+class _Require(query.Require):
+    """Documents matching both queries, scored by the first alone (see :class:`_RequireMatcher`)."""
+
+    def matcher(self, searcher, context=None):
+        scored = self.a.matcher(searcher, context)
+        required = self.b.matcher(searcher, searcher.boolean_context())
+        return _RequireMatcher(scored, required)
+
+
 # Always coded as arrays besides the facets: kinds and languages are filters too.
 _CODED_FIELDS = ("kind", "lang")
 
@@ -1143,6 +1262,7 @@ class _Columns:
     codes: dict[str, np.ndarray]
     dates: np.ndarray
     live: np.ndarray
+    _masks: dict = field(default_factory=dict)
 
     @classmethod
     def join(cls, parts: list, names: Sequence[str]) -> _Columns:
@@ -1183,10 +1303,55 @@ class _Columns:
         else:
             matched = np.fromiter(searcher.docs_for_query(q), dtype=np.int64)
             matched.sort()
+        return self._allowed(matched, clauses)
+
+    def restriction(self, clauses: list[tuple[str, list[str]]]) -> bytes | None:
+        """The docnums ``clauses`` allow, as a mask (one byte per docnum, 1: allowed), or None
+        when every live document is allowed. Masks are cached per clauses: the kinds and
+        states a role sees are few."""
+        key = tuple((name, tuple(wanted)) for name, wanted in clauses)
+        mask = self._masks.get(key)
+        if mask is None:
+            allowed = self.live.copy()
+            for name, wanted in clauses:
+                codes = [self.lookup[name][v] for v in wanted if v in self.lookup[name]]
+                allowed &= np.isin(self.codes[name], codes)
+            mask = None if np.array_equal(allowed, self.live) else allowed.astype(np.uint8).tobytes()
+            if len(self._masks) > 64:
+                self._masks.clear()
+            self._masks[key] = mask
+        return mask
+
+    def first_matching(
+        self,
+        searcher: Searcher,
+        q: query.Query,
+        clauses: list[tuple[str, list[str]]],
+        limit: int | None,
+    ) -> tuple[np.ndarray, bool]:
+        """The first ``limit`` docnums matching ``q`` and every clause, ascending, and whether
+        that is all of them (always with ``limit`` None)."""
+        if limit is None:
+            return self.matching(searcher, q, clauses), True
+        docnums = searcher.docs_for_query(q)
+        found, count, chunk = [], 0, 1024
+        while True:
+            block = np.fromiter(itertools.islice(docnums, chunk), dtype=np.int64)
+            exhausted = len(block) < chunk
+            block = self._allowed(block, clauses)
+            found.append(block)
+            count += len(block)
+            if count > limit:
+                return np.sort(np.concatenate(found))[:limit], False
+            if exhausted:
+                return np.sort(np.concatenate(found)), True
+            chunk = min(4 * chunk, 65_536)
+
+    def _allowed(self, docnums: np.ndarray, clauses: list[tuple[str, list[str]]]) -> np.ndarray:
         for name, wanted in clauses:
             codes = [self.lookup[name][v] for v in wanted if v in self.lookup[name]]
-            matched = matched[np.isin(self.codes[name][matched], codes)]
-        return matched
+            docnums = docnums[np.isin(self.codes[name][docnums], codes)]
+        return docnums
 
     def counts(self, matched: np.ndarray, names: Sequence[str]) -> dict[str, dict[str, int]]:
         """For each facet, how many of ``matched`` hold each value, most frequent first."""

@@ -161,6 +161,48 @@ def vector_of(kind: str, object_id: int, item=None) -> np.ndarray | None:
     return from_blob(row.vector)
 
 
+# The stacked vectors of each kind, per process --------------------------------------------
+
+# (database, kind, model) -> (stamp, ids, matrix): semantic search compares a query with every
+# vector of a kind, and reading 100,000 of them from the database takes seconds.
+_MATRICES: dict[tuple[str, str, str], tuple[tuple, np.ndarray, np.ndarray]] = {}
+_MATRICES_LOCK = threading.Lock()
+
+
+def _stamp(kind: str) -> tuple:
+    """What changes whenever a vector of ``kind`` is added, replaced or deleted, in any
+    process: their count, latest ``updated_at`` and highest row id (one indexed query)."""
+    row = db.session.query(db.func.count(Embedding.id), db.func.max(Embedding.updated_at),
+                           db.func.max(Embedding.id)).filter(
+        Embedding.kind == kind, Embedding.model == model_name()).one()
+    return tuple(row)
+
+
+def cached_matrix(kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ids (ascending, int64) and stacked vectors of every encoded object of ``kind``,
+    read from the database once per process and read again only when they change there."""
+    key = (str(db.engine.url), kind, model_name())
+    stamp = _stamp(kind)
+    with _MATRICES_LOCK:
+        cached = _MATRICES.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1], cached[2]
+    rows = db.session.query(Embedding.object_id, Embedding.vector).filter(
+        Embedding.kind == kind, Embedding.model == model_name()).order_by(Embedding.object_id).all()
+    ids = np.fromiter((object_id for object_id, _ in rows), dtype=np.int64, count=len(rows))
+    vectors = (np.vstack([from_blob(blob) for _, blob in rows]) if rows
+               else np.zeros((0, 0), dtype=np.float32))
+    with _MATRICES_LOCK:
+        _MATRICES[key] = (stamp, ids, vectors)
+    return ids, vectors
+
+
+def forget_matrices() -> None:
+    """Drop the cached matrices of this process (they are read again when next needed)."""
+    with _MATRICES_LOCK:
+        _MATRICES.clear()
+
+
 def matrix(kind: str, ids: list[int] | None = None) -> tuple[list[int], np.ndarray]:
     """The ids and stacked vectors of every encoded object of ``kind`` (optionally of ``ids``)."""
     query = Embedding.query.filter(Embedding.kind == kind, Embedding.model == model_name())
@@ -218,6 +260,7 @@ class Encoder:
                     if kind == "expert":  # a profile's publications change with it
                         encode("publication", stale("publication", list(item.publications)))
                     db.session.commit()
+                    forget_matrices()  # the stamp would tell too; this spares a stale read
                     return True
                 except Exception:  # the save is safe; the vector waits for a retry
                     db.session.rollback()

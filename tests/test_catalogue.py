@@ -213,3 +213,58 @@ def test_comparisons_on_trl_in_every_mode(shelf, people, mode):
     found = catalogue().search("trl:<4", people["admin"], mode="text")
     assert [r.id for r in found.results] == [shelf["pending"].id]
     assert catalogue().search("trl:>9", people["admin"], mode="text").total == 0
+
+
+def test_semantic_search_sees_a_vector_committed_after_its_matrix_was_cached(shelf, people, make_initiative,
+                                                                              db, app):
+    from initiatives.models import Initiative
+    from search import vectors
+
+    before = catalogue().search("robot hàn khu công nghiệp", None, mode="semantic")
+    assert [r.id for r in before.results][:1] == [shelf["factory"].id]  # the matrix is now cached
+    welding = make_initiative(people["other"], submitted=True, title="Robot hàn khu công nghiệp",
+                              summary="Robot hàn khu công nghiệp.", keywords=["robot hàn"])
+    accept(welding, people["admin"])
+    db.session.commit()  # encoded after the commit (EMBED_SYNC), which drops the cached matrices
+    after = catalogue().search("robot hàn khu công nghiệp", None, mode="semantic")
+    assert welding.id in [r.id for r in after.results]
+    # Another process changing a vector is seen too: the cache compares a stamp of the table.
+    ids, _ = vectors.cached_matrix("initiative")
+    assert welding.id in ids.tolist()
+    factory = db.session.get(Initiative, shelf["factory"].id)
+    factory.summary = "Phân bón hữu cơ cho cà phê."
+    vectors.encode("initiative", [factory])
+    db.session.commit()  # straight to the table: no signal, no forgetting
+    ids, matrix = vectors.cached_matrix("initiative")
+    row = matrix[ids.tolist().index(factory.id)]
+    assert row.tolist() == vectors.vector_of("initiative", factory.id).tolist()
+
+
+def test_semantic_visibility_and_filters_hold_with_the_cached_matrix(shelf, people):
+    for _ in range(2):  # filled, then served from the cache
+        public = catalogue().search("tưới tiêu cảm biến", None, mode="semantic")
+        assert shelf["pending"].id not in [r.id for r in public.results]
+        admin = catalogue().search("tưới tiêu cảm biến", people["admin"], mode="semantic",
+                                   filters={"state": "screening"})
+        assert [r.id for r in admin.results] == [shelf["pending"].id]
+        assert admin.facets["state"] == {"screening": 1}
+
+
+def test_hybrid_adds_the_any_word_ranking_when_all_words_find_little(shelf, people, app):
+    app.config["SEMANTIC_MIN_SCORE"] = 0.999  # the semantic side finds nothing here
+    text = catalogue().search("robot nhỏ giọt", people["admin"], mode="text")
+    assert text.total == 0  # no initiative has both words
+    hybrid = catalogue().search("robot nhỏ giọt", people["admin"], mode="hybrid")
+    assert {r.id for r in hybrid.results} == {shelf["factory"].id, shelf["irrigation"].id}
+    assert all("<mark>" in r.snippet or "<mark>" in r.title_html for r in hybrid.results)
+    # A query written with syntax says what it wants: no any-word ranking.
+    assert catalogue().search('"robot nhỏ giọt"', people["admin"], mode="hybrid").total == 0
+
+
+def test_more_like_this_leaves_out_what_the_visitor_may_not_see(shelf, people, client):
+    similar = catalogue().more_like_this(shelf["irrigation"], None)
+    assert shelf["pending"].id not in [i.id for i in similar]
+    assert shelf["irrigation"].id not in [i.id for i in similar]
+    assert shelf["factory"].id in [i.id for i in similar]
+    admin = catalogue().more_like_this(shelf["irrigation"], people["admin"])
+    assert shelf["pending"].id in [i.id for i in admin]

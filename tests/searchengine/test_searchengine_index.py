@@ -840,3 +840,86 @@ def test_deleting_the_index_directory_under_a_live_index(tmp_path):
         assert ix.check().state == "missing"
         ix.rebuild(CATALOGUE)
         assert ix.search("da nang").total == 3
+
+
+# -- the restriction inside the query, counting up to a limit ------------------------------------
+
+
+def _many(n):
+    """``n`` initiatives about rice, half of them accepted, over two provinces; every fifth one
+    names rice in its title too (it ranks first)."""
+    return [doc(i, ("Rice " if i % 5 == 0 else "") + f"project {i}", "rice paddies and water " * (1 + i % 3),
+                state="accepted" if i % 2 else "submitted", province="da-nang" if i % 3 else "ha-noi",
+                updated_at=datetime(2024, 1, 1 + i % 28))
+            for i in range(1, n + 1)]
+
+
+@pytest.fixture
+def rice(tmp_path):
+    ix = TextIndex(tmp_path / "rice", count_limit=None)
+    ix.upsert(_many(300))
+    ix.flush()
+    yield ix
+    ix.close()
+
+
+@pytest.mark.parametrize("restriction", [
+    {},
+    {"kinds": ["initiative"]},
+    {"filters": {"state": "accepted"}},
+    {"kinds": ["initiative"], "filters": {"state": "accepted", "province": "ha-noi"}},
+    {"filters": {"state": ["accepted", "submitted"], "province": "da-nang"}},
+])
+def test_the_restricted_ranking_is_the_best_of_what_the_restriction_allows(rice, restriction):
+    everything = rice.search("rice", per_page=100, page=1)
+    allowed = [hit for hit in rice.search("rice", per_page=100, page=2).hits] + everything.hits
+    state = restriction.get("filters", {}).get("state")
+    province = restriction.get("filters", {}).get("province")
+    states = [state] if isinstance(state, str) else state
+    unrestricted = everything.hits + rice.search("rice", per_page=100, page=2).hits \
+        + rice.search("rice", per_page=100, page=3).hits
+    expected = [hit.key for hit in unrestricted
+                if (states is None or hit.facets["state"] in states)
+                and (province is None or hit.facets["province"] == province)]
+    assert allowed  # the index holds what the test expects
+    restricted = [hit.key for page in (1, 2, 3) for hit in rice.search("rice", page=page, per_page=100,
+                                                                         **restriction).hits]
+    assert restricted == expected
+    assert rice.ranked_keys("rice", limit=20, **restriction) == expected[:20]
+    assert rice.search("rice", **restriction).total == len(expected)
+
+
+def test_a_phrase_and_a_restriction_together(rice):
+    results = rice.search('"rice paddies"', filters={"state": "accepted"}, per_page=100, page=1)
+    assert results.total == 150
+    assert {hit.facets["state"] for hit in results.hits} == {"accepted"}
+    assert results.hits[0].title.startswith("Rice")
+
+
+def test_counts_are_exact_up_to_the_limit_and_lower_bounds_beyond(tmp_path):
+    with TextIndex(tmp_path / "rice", count_limit=50) as ix:
+        ix.upsert(_many(300))
+        ix.flush()
+        few = ix.search("rice", filters={"province": "ha-noi", "state": "accepted"})
+        assert (few.total, few.exact) == (50, True)
+        assert few.facets["province"] == {"ha-noi": 50}
+        many = ix.search("rice", filters={"state": "accepted"}, per_page=20)
+        assert not many.exact and many.total == 50  # 150 match
+        assert sum(many.facets["province"].values()) == 50
+        assert all(count <= {"da-nang": 100, "ha-noi": 50}[value]
+                   for value, count in many.facets["province"].items())
+        assert many.facets["state"] == {"accepted": 50}  # what may not be seen is never counted
+        # The count always reaches a page past the one asked for, so the pages lead on.
+        later = ix.search("rice", filters={"state": "accepted"}, page=4, per_page=20)
+        assert later.total > 4 * 20 and later.pages > 4 and len(later.hits) == 20
+        # Listing everything, or sorting by date, reads numpy columns: always exact.
+        listed = ix.search("", filters={"state": "accepted"})
+        assert (listed.total, listed.exact) == (150, True)
+        dated = ix.search("rice", sort="date")
+        assert (dated.total, dated.exact) == (300, True)
+
+
+def test_highlights_of_documents_ranked_elsewhere(catalogue):
+    found = catalogue.highlights("Đà Nẵng", [("initiative", 1), ("demand", 10), ("initiative", 99)])
+    assert set(found) == {("initiative", 1), ("demand", 10)}
+    assert "<mark>Đà</mark> <mark>Nẵng</mark>" in found[("initiative", 1)].snippet
