@@ -1,4 +1,4 @@
-"""Command-line tools: ``flask --app wsgi users|demo|mail ...`` (the README lists them)."""
+"""Command-line tools: ``flask --app wsgi users|demo|mail|import|backup|restore|uploads ...`` (the README lists them)."""
 
 import sys
 
@@ -115,7 +115,81 @@ import_initiatives = _import_command("initiatives", "FILE.json or FILE.csv")
 import_demands = _import_command("demands", "FILE.json or FILE.csv")
 
 
+@click.command("backup")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder to write the backup into (default: <instance>/backups).")
+def backup(out_dir):
+    """Write a consistent copy of the database and the attachments into a timestamped folder."""
+    from pathlib import Path
+
+    from flask import current_app
+
+    from .backup import BackupError, create_backup
+
+    target = Path(out_dir) if out_dir else Path(current_app.instance_path) / "backups"
+    try:
+        result = create_backup(target)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    manifest = result.manifest
+    click.echo(f"Backup written to {result.path} ({manifest['database']}: "
+               f"{manifest['counts'].get('initiative', 0)} initiatives, "
+               f"{len(manifest['attachments'])} attachment files).")
+    for stored_name in manifest["missing_attachments"]:
+        click.echo(f"Warning: the file of attachment {stored_name} was missing; not in the backup.", err=True)
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path())
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore(path, yes):
+    """Replace the database and the attachments with the backup in PATH (stop the portal first)."""
+    from .backup import BackupError, read_backup, restore_backup
+
+    try:
+        manifest = read_backup(path)
+        if not yes:
+            click.confirm(f"Replace this portal's database and attachments with the backup of "
+                          f"{manifest['created_at']}?", abort=True)
+        restore_backup(path)
+    except BackupError as error:
+        raise click.ClickException(f"nothing restored. {error}") from error
+    click.echo(f"Restored the backup of {manifest['created_at']} ({manifest['database']}, "
+               f"{len(manifest['attachments'])} attachment files).")
+
+
+uploads_cli = AppGroup("uploads", help="Attachment files.")
+
+
+@uploads_cli.command("check")
+@click.option("--fix", is_flag=True, help="Move committed files into place and delete files no row knows.")
+@click.option("--min-age", type=float, default=3600, show_default=True,
+              help="Seconds before an unrecorded incoming file counts as left over.")
+def check_uploads(fix, min_age):
+    """Compare the attachment rows with the files: orphans, left-overs and missing files."""
+    from .uploads import check_files
+
+    report = check_files(fix=fix, min_age=min_age)
+    verb = "removed" if fix else "found"
+    lines = [
+        (report.orphans, f"orphan files (no attachment row) {verb}"),
+        (report.leftovers, f"left-over incoming files (interrupted uploads) {verb}"),
+        (report.unpublished, "committed files " + ("moved into place" if fix else "waiting in the incoming folder")),
+        (report.in_progress, "recent incoming files left alone (uploads under way?)"),
+        (report.missing, "attachment rows whose file is missing"),
+    ]
+    for names, label in lines:
+        if names:
+            click.echo(f"{len(names)} {label}: {', '.join(names)}")
+    if report.consistent:
+        click.echo("Attachments are consistent.")
+    else:
+        if not fix and (report.orphans or report.leftovers or report.unpublished):
+            click.echo("Run again with --fix to tidy up.")
+        sys.exit(1)
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups on ``app``."""
-    for group in (users_cli, load_demo, mail_cli, import_cli):
+    for group in (users_cli, load_demo, mail_cli, import_cli, backup, restore, uploads_cli):
         app.cli.add_command(group)
