@@ -3,7 +3,7 @@
 import json
 import os
 
-DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # refused in production  # nosec B105
 
 
 class DefaultConfig:
@@ -23,7 +23,7 @@ class DefaultConfig:
     REMEMBER_COOKIE_SECURE = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
-    PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's default; tests use a cheap pbkdf2 for speed
+    PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's default; tests use a cheap pbkdf2 for speed  # nosec B105
 
     # Rate limits (Flask-Limiter); use redis://127.0.0.1:6379 in production
     RATELIMIT_STORAGE_URI = "memory://"
@@ -59,9 +59,14 @@ class DefaultConfig:
     AFFINITY_TOP_K = 2
     DUPLICATE_THRESHOLD = 0.85
     DEMAND_MATCH_THRESHOLD = 0.30
-    SEMANTIC_MIN_SCORE = 0.2  # semantic and hybrid search leave out weaker matches
+    SEMANTIC_MIN_SCORE = 0.1  # semantic and hybrid search leave out weaker matches (chosen by bench/search_eval.py)
+    QUERY_ENCODING_THREADS = 1  # torch threads of a process encoding search queries (0: torch's default)
+    SEARCH_COUNT_LIMIT = 1000  # totals and facet counts exact up to this many matches, "1,000+" beyond
     SEARCH_INDEX_PATH = None  # None: <instance>/index
     SEARCH_INDEX_IN_MEMORY = False
+
+    # Backups: the folder holding pg_dump and pg_restore of the server's version (None: from PATH)
+    PG_BIN_DIR = None
 
 
 def _coerce(value: str):

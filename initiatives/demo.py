@@ -16,7 +16,7 @@ from .models import Call, Demand, DemandState, ExpertProfile, Initiative, Initia
 from .proposals import operations as proposals
 
 DEMO = Path(__file__).parent / "data" / "demo"
-DEMO_PASSWORD = "demo1234"
+DEMO_PASSWORD = "demo1234"  # the documented demo accounts' password  # nosec B105
 S = InitiativeState
 
 

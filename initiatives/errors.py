@@ -1,11 +1,12 @@
 """Error pages: a short message and the right status, never a stack trace."""
 
-from flask import jsonify, render_template, request
+from flask import g, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .extensions import db
+from .extensions import db, login_manager
 
 MESSAGES = {
     400: _l("The request could not be understood."),
@@ -20,7 +21,13 @@ MESSAGES = {
     422: _l("The request contains invalid values."),
     429: _l("Too many attempts. Please wait a moment and try again."),
     500: _l("Something went wrong on our side. The team has been told."),
+    503: _l("The portal is briefly unavailable. Please try again in a moment."),
 }
+
+# Errors that mean the database cannot be reached right now (down, restarting, locked): the
+# request may succeed if tried again, and the pool reconnects by itself (pool_pre_ping).
+DATABASE_UNAVAILABLE = (OperationalError, DisconnectionError, InterfaceError)
+RETRY_AFTER_SECONDS = 30
 
 
 def wants_json() -> bool:
@@ -47,6 +54,14 @@ def render_error(status: int, detail: str | None = None, errors: dict | None = N
     return render_template("errors/error.html", status=status, title=title, detail=detail), status
 
 
+def _forget_session() -> None:
+    """Roll back the request's transaction; with the database gone, drop the connection instead."""
+    try:
+        db.session.rollback()
+    except Exception:  # the database is away: the pool replaces the connection
+        db.session.close()
+
+
 def init_app(app) -> None:
     """Register the handlers on ``app``."""
 
@@ -65,17 +80,28 @@ def init_app(app) -> None:
         # webargs (the API's argument parser) puts what is wrong with each field here
         data = getattr(error, "data", None)
         errors = data.get("messages") if isinstance(data, dict) else None
-        response = render_error(status, detail, errors if isinstance(errors, dict) else None)
+        response = make_response(render_error(status, detail, errors if isinstance(errors, dict) else None))
         if status in (405, 429) and hasattr(error, "get_headers"):
             # Allow and Retry-After tell the caller what to do next
             for name, value in error.get_headers():
                 if name.lower() in ("allow", "retry-after"):
-                    target = response[0] if isinstance(response, tuple) else response
-                    target.headers[name] = value
+                    response.headers[name] = value
         return response
+
+    def database_unavailable(error):
+        _forget_session()
+        app.logger.error("Database unavailable on %s: %s", request.path, error)
+        # The page must not reach for the database again: render it for an anonymous visitor.
+        g._login_user = login_manager.anonymous_user()
+        response = make_response(render_error(503, str(_l("Your last change may not have been saved."))))
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for kind in DATABASE_UNAVAILABLE:
+        app.register_error_handler(kind, database_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected_error(error):
-        db.session.rollback()
+        _forget_session()
         app.logger.exception("Unhandled error on %s", request.path)
         return render_error(InternalServerError.code)

@@ -90,6 +90,14 @@ def test_error_pages(make_user, login, path, status):
     assert "Traceback" not in page and "<html" in page
 
 
+def test_a_wrong_method_is_a_405_page_that_says_what_is_allowed(client, db):
+    response = client.get("/logout")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+    page = response.get_data(as_text=True)
+    assert "Traceback" not in page and "<html" in page
+
+
 def test_unexpected_errors_show_a_plain_500(app, client, db):
     @app.route("/boom")
     def boom():

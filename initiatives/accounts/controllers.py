@@ -40,6 +40,13 @@ def safe_next(default: str) -> str:
     return default
 
 
+def start_session(user, remember: bool = False) -> None:
+    """Sign ``user`` in on a fresh session: nothing from before the sign-in (a CSRF token, any
+    value planted by someone else) carries over, so a session cannot be fixed in advance."""
+    session.clear()
+    login_user(user, remember=remember)
+
+
 @blueprint.route("/")
 def home():
     """The front page: what the portal is, and where each role starts."""
@@ -72,7 +79,7 @@ def register():
             db.session.rollback()
             form.email.errors.append(str(error))
         else:
-            login_user(user)
+            start_session(user)
             flash(_("Welcome, %(name)s. Your account is ready.", name=user.name), "success")
             return redirect(url_for("accounts.home"))
     return render_template("accounts/register.html", form=form), (400 if form.errors else 200)
@@ -90,7 +97,7 @@ def login():
         user = operations.authenticate(form.email.data, form.password.data)
         if user is not None:
             db.session.commit()
-            login_user(user, remember=form.remember.data)
+            start_session(user, remember=form.remember.data)
             session["lang"] = user.locale
             flash(_("You are signed in."), "success")
             return redirect(safe_next(url_for("accounts.home")))

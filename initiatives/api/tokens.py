@@ -9,7 +9,7 @@ from .. import audit
 from ..extensions import db
 from ..models.user import utcnow
 
-TOKEN_PREFIX = "ipt_"  # lets people (and secret scanners) recognise a portal token
+TOKEN_PREFIX = "ipt_"  # lets people (and secret scanners) recognise a portal token  # nosec B105
 MAX_TOKENS = 20
 
 
