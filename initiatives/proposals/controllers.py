@@ -18,6 +18,9 @@ blueprint = Blueprint("proposals", __name__, url_prefix="/initiatives")
 def open_calls() -> list[Call]:
     """Calls a proposer may pick, the standing call first."""
     operations.standing_call()
+    # Keep a standing call made just now: the form shows its id and must get the same id back
+    # (PostgreSQL never reuses an id a rollback gave up, so the form would say "not valid").
+    db.session.commit()
     return [c for c in Call.query.order_by(Call.is_standing.desc(), Call.id).all() if c.is_open()]
 
 
@@ -122,7 +125,10 @@ def attach(initiative_id):
     except (uploads.UploadError, operations.InitiativeError) as error:
         db.session.rollback()
         flash(_("The file was not attached: %(reason)s", reason=str(error)), "danger")
-        return render_initiative(initiative, 400, attachment_form=form, upload_error=str(error))
+        # A full or read-only folder is the portal's fault, not the file's: 507 or 503, not 400.
+        status = getattr(error, "status", 400)
+        response = render_initiative(initiative, status, attachment_form=form, upload_error=str(error))
+        return (*response, {"Retry-After": "300"}) if status == 503 else response
     flash(_("“%(name)s” is attached.", name=attachment.original_name), "success")
     return redirect(url_for("proposals.view", initiative_id=initiative.id))
 
@@ -134,8 +140,8 @@ def download(initiative_id, attachment_id):
     attachment = load_or_404(Attachment, attachment_id)
     if attachment.initiative_id != initiative.id:
         abort(404)
-    path = uploads.attachments_dir() / attachment.stored_name
-    if not path.exists():
+    path = uploads.attachment_path(attachment.stored_name)
+    if path is None:
         abort(404)
     return send_file(path, mimetype=attachment.content_type, as_attachment=True,
                      download_name=attachment.original_name)
