@@ -81,6 +81,7 @@ PASSWORD = "load-bench-password"  # nosec B105 - throw-away accounts of a throw-
 # bench/search.py's states, with some drafts, as a portal in use has them.
 DRAFT_SHARE = 0.05
 REVIEWERS = 3
+CPUS = os.cpu_count() or 1
 
 
 def parse_args(argv=None):
@@ -548,7 +549,7 @@ def run_locust(args, server: subprocess.Popen, classes: list[str], out: Path, pr
 def cpu_line(result: dict) -> str:
     cpu = result["cpu"]
     return (f"CPU seconds over {cpu['wall']:.0f} s of wall time: gunicorn (arbiter and workers) "
-            f"{cpu['gunicorn']:.0f}, locust {cpu['locust']:.0f} (2 CPUs give {2 * cpu['wall']:.0f})")
+            f"{cpu['gunicorn']:.0f}, locust {cpu['locust']:.0f} ({CPUS} CPUs give {CPUS * cpu['wall']:.0f})")
 
 
 def stats_table(rows: list[dict]) -> str:
