@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from search.affinity import expert_affinity  # noqa: E402
 from search.embeddings import DEFAULT_MODEL, get_service  # noqa: E402
+from search.glossary import encode_bridged  # noqa: E402
 
 DEMO = ROOT / "initiatives" / "data" / "demo"
 LABELS = ROOT / "search" / "eval" / "expert_labels.json"
@@ -83,10 +84,17 @@ def expert_texts(experts: list[dict]) -> list[list[str]]:
             for e in experts]
 
 
-def encode_experts(service, experts: list[dict]) -> list[np.ndarray]:
+def encoder(service, bridge: bool):
+    """``texts, languages -> vectors``: as the portal encodes, with or without the glossary bridge."""
+    if bridge:
+        return lambda texts, languages=None: encode_bridged(service, texts, languages)
+    return lambda texts, languages=None: service.encode(texts)
+
+
+def encode_experts(encode, experts: list[dict]) -> list[np.ndarray]:
     """Return one ``(m_e, d)`` array per expert, encoding all texts in one batched call."""
     texts = expert_texts(experts)
-    flat = service.encode([t for group in texts for t in group])
+    flat = encode([t for group in texts for t in group])
     bounds = np.cumsum([0] + [len(group) for group in texts])
     return [flat[bounds[e]:bounds[e + 1]] for e in range(len(experts))]
 
@@ -110,16 +118,17 @@ def ranking_metrics(scores: np.ndarray, relevant: np.ndarray) -> dict[str, float
     }
 
 
-def evaluate(model: str = DEFAULT_MODEL, bootstrap: int = 10_000, seed: int = 0) -> dict:
+def evaluate(model: str = DEFAULT_MODEL, bootstrap: int = 10_000, seed: int = 0, bridge: bool = True) -> dict:
     """Run every aggregation; return per-method means, paired bootstrap intervals and timings."""
     experts, initiatives, _, labels = load_demo()
     by_title = {item["title"]: item for item in initiatives}
     email_index = {e["email"]: n for n, e in enumerate(experts)}
-    service = get_service(model)
+    encode = encoder(get_service(model), bridge)
     started = time.perf_counter()
-    expert_vecs = encode_experts(service, experts)
+    expert_vecs = encode_experts(encode, experts)
     labelled = [by_title[label["initiative"]] for label in labels]
-    init_vecs = service.encode([initiative_text(item) for item in labelled])
+    init_vecs = encode([initiative_text(item) for item in labelled],
+                       [item.get("language", "vi") for item in labelled])
     encode_seconds = time.perf_counter() - started
     language = np.array([item.get("language", "vi") for item in labelled])
     relevant = np.zeros((len(labels), len(experts)), dtype=bool)
@@ -150,7 +159,7 @@ def evaluate(model: str = DEFAULT_MODEL, bootstrap: int = 10_000, seed: int = 0)
         summary[name]["wins"] = int((diff > 1e-12).sum())
         summary[name]["losses"] = int((diff < -1e-12).sum())
     n_texts = sum(len(v) for v in expert_vecs) + len(labelled)
-    return {"model": model, "queries": len(labels), "experts": len(experts),
+    return {"model": model, "bridge": bridge, "queries": len(labels), "experts": len(experts),
             "relevant_per_query": float(relevant.sum(axis=1).mean()),
             "by_language": {lang: int((language == lang).sum()) for lang in ("vi", "en")},
             "texts_encoded": n_texts, "encode_seconds": encode_seconds, "methods": summary}
@@ -159,7 +168,8 @@ def evaluate(model: str = DEFAULT_MODEL, bootstrap: int = 10_000, seed: int = 0)
 def markdown(result: dict) -> str:
     """Return the results as a markdown table."""
     lines = [
-        f"Model `{result['model']}`, {result['queries']} labelled initiatives, "
+        f"Model `{result['model']}`{' with the glossary bridge' if result.get('bridge') else ''}, "
+        f"{result['queries']} labelled initiatives, "
         f"{result['experts']} experts, {result['relevant_per_query']:.2f} relevant experts per "
         f"initiative (chance P@5 = "
         f"{result['relevant_per_query'] / result['experts']:.3f}).",
@@ -184,10 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help="sentence-transformers model name or path (default: %(default)s)")
+    parser.add_argument("--no-bridge", action="store_true",
+                        help="encode Vietnamese without the English of its terms (search/glossary.py)")
     parser.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples")
     parser.add_argument("--json", type=Path, help="also write the raw results to this file")
     args = parser.parse_args(argv)
-    result = evaluate(args.model, args.bootstrap)
+    result = evaluate(args.model, args.bootstrap, bridge=not args.no_bridge)
     print(markdown(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")

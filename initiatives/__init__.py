@@ -1,5 +1,6 @@
 """The Initiative Portal: the application factory."""
 
+import json
 import os
 from pathlib import Path
 
@@ -99,19 +100,31 @@ def _finish_config(app: Flask) -> None:
     elif url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     config["SQLALCHEMY_DATABASE_URI"] = url
+    # JSON columns keep Vietnamese as it is written, not as \u escapes, so that the database
+    # search that answers while the index is rebuilt can match keywords.
+    json_options = {"json_serializer": _json_dumps}
     if url.startswith("sqlite"):
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}, **json_options}
     else:
         # A connection the server dropped (restart, failover) is replaced before use, not failed on.
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **json_options,
+                                               **config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
     if not config.get("SEARCH_INDEX_PATH"):
         config["SEARCH_INDEX_PATH"] = os.path.join(app.instance_path, "index")
 
 
+def _json_dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
-    """SQLite: write-ahead log for concurrent readers, and enforce foreign keys."""
+    """SQLite: write-ahead log for concurrent readers, enforce foreign keys, and the fold
+    function of the database search (search/textfold.py)."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
+        from search.textfold import register_sqlite_fold
+
+        register_sqlite_fold(dbapi_connection)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -54,11 +54,13 @@ class DefaultConfig:
     # Matching and search
     EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # a name, a path, or "fake" for fast tests
     EMBEDDING_WARM_UP = False
+    EMBEDDING_BRIDGE = True  # add the English of Vietnamese terms to embedded texts (search/glossary.py)
     EMBED_ON_SAVE = True
     AFFINITY_METHOD = "topk_mean"
     AFFINITY_TOP_K = 2
     DUPLICATE_THRESHOLD = 0.85
     DEMAND_MATCH_THRESHOLD = 0.30
+    HYBRID_ANY_WORD_BELOW = 0  # hybrid also fuses an any-word ranking when all words find fewer (0: never)
     SEMANTIC_MIN_SCORE = 0.1  # semantic and hybrid search leave out weaker matches (chosen by bench/search_eval.py)
     QUERY_ENCODING_THREADS = 1  # torch threads of a process encoding search queries (0: torch's default)
     SEARCH_COUNT_LIMIT = 1000  # totals and facet counts exact up to this many matches, "1,000+" beyond

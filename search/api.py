@@ -5,7 +5,7 @@ from marshmallow import fields, validate
 
 from initiatives.api import ApiBlueprint, api_user, register_api_blueprint
 from initiatives.api.schemas import QueryArgs
-from search.catalogue import FACETS, MODES, SORTS, catalogue
+from search.catalogue import FILTER_NAMES, MODES, SORTS, catalogue
 from search.pages import answer_document
 
 blp = ApiBlueprint("search", __name__, url_prefix="/api/v1/search",
@@ -25,6 +25,7 @@ class SearchArgs(QueryArgs):
     field = fields.String(validate=validate.Length(max=80))
     province = fields.String(validate=validate.Length(max=80))
     state = fields.String(validate=validate.Length(max=80))
+    status = fields.String(validate=validate.Length(max=80), metadata={"description": "Another name for state."})
     year = fields.String(validate=validate.Length(max=8))
     call = fields.String(validate=validate.Length(max=20))
     trl = fields.String(validate=validate.Length(max=4))
@@ -57,7 +58,7 @@ class SearchAnswerSchema(ma.Schema):
 @blp.response(200, SearchAnswerSchema)
 def search(args):
     """Search the catalogue with facets, in text, semantic or hybrid mode."""
-    filters = {name: args[name] for name in FACETS if args.get(name)}
+    filters = {name: args[name] for name in FILTER_NAMES if args.get(name)}
     answer = catalogue().search(args["q"], api_user(), mode=args["mode"], kind=args["kind"],
                                 filters=filters, page=args["page"], per_page=args["limit"],
                                 sort=args["sort"])

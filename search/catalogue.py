@@ -25,16 +25,18 @@ from initiatives.models import Demand, ExpertProfile, Initiative, InitiativeStat
 from search import vectors
 from search.embeddings import EmbeddingService
 from search.fusion import rrf
+from search.textfold import fold, sql_fold
 from search.textindex import IndexUnavailable, IndexWriteError, TextIndex
 
 log = logging.getLogger(__name__)
 S = InitiativeState
 
 FACETS = ("field", "province", "state", "year", "call", "trl")
+FACET_ALIASES = {"status": "state"}  # other names a filter may be given by (as in status:accepted)
+FILTER_NAMES = FACETS + tuple(FACET_ALIASES)
 MODES = ("text", "semantic", "hybrid")
 SORTS = ("relevance", "date")
 FUSION_DEPTH = 100          # how many of each ranking hybrid fuses
-FEW_TEXT_HITS = 10          # hybrid adds the any-word (OR) ranking when all words find fewer
 SEMANTIC_DEPTH = 100        # semantic mode answers with at most this many results
 SEMANTIC_BATCH = 400        # best-scoring vectors checked for visibility at a time
 SNIPPET_CHARS = 240
@@ -79,7 +81,8 @@ def initiative_doc(item: Initiative) -> dict:
     return {
         "kind": "initiative", "id": item.id, "title": item.title,
         "keywords": list(item.keywords or []), "organisation": item.organisation,
-        "body": "\n".join(part for part in (item.summary, item.description, item.expected_impact,
+        "summary": item.summary,
+        "body": "\n".join(part for part in (item.description, item.expected_impact,
                                             _places(item.province), _field_names(item.field)) if part),
         "lang": item.language, "updated_at": item.updated_at,
         "field": item.field, "province": item.province, "state": item.state,
@@ -298,7 +301,7 @@ def _encode_query(text: str) -> np.ndarray:
 
         torch.set_num_threads(threads)
         _encoding_threads_set = True
-    return service.encode([text])[0]
+    return vectors.embed([text])[0]
 
 
 def _visible_best(kind: str, filters: dict, ids: np.ndarray, scores: np.ndarray, floor: float,
@@ -336,8 +339,8 @@ def database_search(text: str, kinds: list[str], filters: dict, page: int, per_p
                    "demand": (Demand.title, Demand.description),
                    "expert": (ExpertProfile.name, ExpertProfile.bio, db.cast(ExpertProfile.keywords, db.Text))}[kind]
         for word in words:
-            like = f"%{word}%"
-            query = query.filter(or_(*[column.ilike(like) for column in columns]))
+            like = f"%{_like_escaped(fold(word))}%"
+            query = query.filter(or_(*[sql_fold(column).like(like, escape="\\") for column in columns]))
         items = query.order_by(model.updated_at.desc(), model.id.desc()).limit(2000).all()
         facet_items.extend(items)
         results.extend(Result(kind, item.id, 0.0, html.escape(_title(item)), _escape_snippet(_summary(item)), item)
@@ -346,6 +349,10 @@ def database_search(text: str, kinds: list[str], filters: dict, page: int, per_p
     return Answer(results[start:start + per_page], len(results), page, per_page, _db_facets(facet_items),
                   notice=str(_l("The search index is being rebuilt; these results come from a plain search of "
                                 "titles, summaries and keywords.")))
+
+
+def _like_escaped(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _title(item) -> str:
@@ -443,7 +450,11 @@ class Catalogue:
         page = max(1, int(page or 1))
         per_page = min(max(1, int(per_page or 20)), 100)
         kinds, forced = scope(user, kind)
-        wanted = {k: v for k, v in (filters or {}).items() if k in FACETS and v not in (None, "")}
+        wanted = {}
+        for name, value in (filters or {}).items():
+            name = FACET_ALIASES.get(name, name)
+            if name in FACETS and value not in (None, "") and name not in wanted:
+                wanted[name] = value
         for name, value in forced.items():
             if wanted.get(name, value) != value:
                 return Answer([], 0, page, per_page, mode=mode)  # asks for what the user may not see
@@ -459,7 +470,7 @@ class Catalogue:
             if mode == "text" or (mode == "hybrid" and sort == "date"):
                 answer = self._text(text, kinds, wanted, page, per_page, sort)
             else:
-                answer = self._fused(text, kinds, wanted, page, per_page, mode)
+                answer = self._fused(text, kinds, wanted, page, per_page, mode, sort)
         except IndexUnavailable as error:
             log.warning("search index unavailable (%s); answering from the database", error)
             self.heal()
@@ -497,19 +508,25 @@ class Catalogue:
         ranking.sort(key=lambda pair: -pair[1])
         return ranking[:SEMANTIC_DEPTH]
 
-    def _text_rankings(self, text: str, kinds: list[str], filters: dict) -> list[list[tuple[str, int]]]:
+    def _text_rankings(self, text: str, kinds: list[str], filters: dict,
+                       any_word_below: int | None = None) -> list[list[tuple[str, int]]]:
         """What hybrid fuses from the index: the best matches of all the words and, when they
-        are fewer than ``FEW_TEXT_HITS``, of any of them (measured better, docs/search.md)."""
+        are fewer than ``any_word_below`` (the ``HYBRID_ANY_WORD_BELOW`` setting), of any of
+        them. With the glossary bridge the any-word list only adds noise, so the setting is 0
+        (docs/search.md)."""
+        if any_word_below is None:
+            any_word_below = int(current_app.config.get("HYBRID_ANY_WORD_BELOW", 0) or 0)
         every_word = [(kind, int(i)) for kind, i in
                       self.index.ranked_keys(text, kinds=kinds, filters=filters, limit=FUSION_DEPTH)]
         rankings = [every_word]
-        any_word = _any_word_query(text) if len(every_word) < FEW_TEXT_HITS else None
+        any_word = _any_word_query(text) if len(every_word) < any_word_below else None
         if any_word:
             rankings.append([(kind, int(i)) for kind, i in
                              self.index.ranked_keys(any_word, kinds=kinds, filters=filters, limit=FUSION_DEPTH)])
         return rankings
 
-    def _fused(self, text, kinds, filters, page, per_page, mode) -> Answer:
+    def _fused(self, text, kinds, filters, page, per_page, mode, sort="relevance") -> Answer:
+        """Semantic or hybrid ranking; sorted by date, the same results newest first."""
         semantic = self._semantic_ranking(text, kinds, filters)
         matched = set()
         if mode == "hybrid":
@@ -518,6 +535,8 @@ class Catalogue:
             keys = rrf([*text_rankings, [key for key, _ in semantic]])
         else:
             keys = semantic
+        if sort == "date":
+            keys = _newest_first(keys)
         start = (page - 1) * per_page
         window = keys[start:start + per_page]
         hits = self.index.highlights(text, [key for key, _ in window if key in matched]) if matched else {}
@@ -544,6 +563,17 @@ class Catalogue:
         best = _visible_best("initiative", forced, ids, matrix @ vector, -np.inf, limit, leave_out=initiative.id)
         by_id = {i.id: i for i in Initiative.query.filter(Initiative.id.in_([i for (_, i), _ in best]))}
         return [by_id[i] for (_, i), _ in best if i in by_id]
+
+
+def _newest_first(keys: list[tuple[tuple[str, int], float]]) -> list[tuple[tuple[str, int], float]]:
+    """``keys`` ordered by when their objects last changed, newest first (as the index sorts)."""
+    stamps = {}
+    for kind in {kind for (kind, _), _ in keys}:
+        model = MODELS[kind]
+        ids = [object_id for (k, object_id), _ in keys if k == kind]
+        for object_id, stamp in db.session.query(model.id, model.updated_at).filter(model.id.in_(ids)):
+            stamps[(kind, object_id)] = stamp.timestamp() if stamp else float("-inf")
+    return sorted(keys, key=lambda pair: -stamps.get(pair[0], float("-inf")))
 
 
 def catalogue(app: Flask | None = None) -> Catalogue:

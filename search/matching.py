@@ -213,7 +213,7 @@ def experts_for_query(query: str, limit: int = 10) -> list[ExpertSuggestion]:
     query = (query or "").strip()
     if not query:
         return []
-    vector = vectors.service().encode([query])[0]
+    vector = vectors.embed([query])[0]
     texts = expert_texts()
     scores = affinities(vector[None, :], texts)[0]
     loads = current_loads()
@@ -281,7 +281,7 @@ def near_duplicates(initiative: Initiative, limit: int = 5) -> list[Match]:
     """Initiatives in the catalogue semantically close to ``initiative`` (above the threshold).
 
     Encodes the initiative's current text on the spot: the proposer is about to submit it."""
-    vector = vectors.service().encode([vectors.initiative_text(initiative)])[0]
+    vector = vectors.embed([vectors.initiative_text(initiative)], [initiative.language])[0]
     others = Initiative.query.filter(Initiative.id != initiative.id,
                                      Initiative.state.notin_([S.DRAFT.value, S.WITHDRAWN.value])).all()
     return _ranked(vector, "initiative", others, current_app.config["DUPLICATE_THRESHOLD"], limit,

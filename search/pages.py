@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from initiatives import taxonomy
 from initiatives.models import Call
-from search.catalogue import FACETS, MODES, SORTS, Answer, catalogue
+from search.catalogue import FACET_ALIASES, FILTER_NAMES, MODES, SORTS, Answer, catalogue
 
 blueprint = Blueprint("catalogue", __name__, url_prefix="/catalogue")
 search_cli = AppGroup("search", help="The catalogue's search index.")
@@ -22,7 +22,8 @@ def read_arguments(args) -> dict:
     """Search arguments from a query string, with unknown or malformed values dropped."""
     mode = args.get("mode") if args.get("mode") in MODES else "hybrid"
     sort = args.get("sort") if args.get("sort") in SORTS else "relevance"
-    filters = {name: args.get(name, "").strip()[:80] for name in FACETS if args.get(name, "").strip()}
+    filters = {FACET_ALIASES.get(name, name): args.get(name, "").strip()[:80]
+               for name in reversed(FILTER_NAMES) if args.get(name, "").strip()}
     return {"text": (args.get("q") or "")[:400], "mode": mode, "sort": sort, "filters": filters,
             "kind": args.get("kind") or None, "page": args.get("page", 1, type=int) or 1}
 

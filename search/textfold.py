@@ -3,6 +3,10 @@
 import re
 import unicodedata
 
+from sqlalchemy import String, literal
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
 # NFD leaves đ/Đ whole: it is a letter of its own in Unicode, not d plus a mark. The look-alike
@@ -23,3 +27,46 @@ def fold(text: str) -> str:
 def fold_words(text: str) -> list[str]:
     """Return the folded word tokens of ``text`` (letters, digits and underscores)."""
     return _WORD.findall(fold(text))
+
+
+# The same folding inside SQL, for the database search that answers while the index is rebuilt.
+# PostgreSQL: translate() with a table of every accented Latin letter; SQLite has no translate(),
+# so the application registers fold() as the function portal_fold on each connection.
+
+def _accent_table() -> tuple[str, str]:
+    accented, bare = [], []
+    for code in range(0x00C0, 0x1F00):
+        char = chr(code)
+        plain = fold(char)
+        if len(plain) == 1 and plain.isascii() and plain.isalpha() and plain != char.lower():
+            accented.append(char)
+            bare.append(plain)
+    return "".join(accented), "".join(bare)
+
+
+ACCENTED, UNACCENTED = _accent_table()
+
+
+class sql_fold(FunctionElement):  # noqa: N801 (an SQL function, named as SQLAlchemy's are)
+    """``fold(column)`` in SQL: lowercased, without diacritics (đ -> d). Spacing is left alone."""
+
+    type = String()
+    inherit_cache = True
+    name = "portal_fold"
+
+
+@compiles(sql_fold)
+def _fold_sqlite(element, compiler, **kw):
+    return f"portal_fold({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(sql_fold, "postgresql")
+def _fold_postgresql(element, compiler, **kw):
+    table = compiler.process(literal(ACCENTED), **kw), compiler.process(literal(UNACCENTED), **kw)
+    return f"lower(translate({compiler.process(element.clauses, **kw)}, {table[0]}, {table[1]}))"
+
+
+def register_sqlite_fold(dbapi_connection) -> None:
+    """Make ``portal_fold`` callable in SQL on an SQLite connection."""
+    dbapi_connection.create_function("portal_fold", 1, lambda text: None if text is None else fold(text),
+                                     deterministic=True)

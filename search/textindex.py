@@ -51,16 +51,17 @@ log = logging.getLogger(__name__)
 
 KINDS = ("initiative", "demand", "expert")
 DEFAULT_FACETS = ("field", "province", "state", "year")
-# Queries match on one field holding all the text (title, keywords, organisation, body):
-# one posting list per word is several times faster in Whoosh than a union over four fields.
-# The title and keywords, indexed on their own as well, only add to the score, and so does
-# "exact", the same text with its accents kept.
+# Queries match on one field holding all the text (title, keywords, organisation, summary,
+# body): one posting list per word is several times faster in Whoosh than a union over five
+# fields. The title, keywords and summary, indexed on their own as well, only add to the score
+# (title above keywords above summary above the rest), and so does "exact", the same text with
+# its accents kept.
 MATCH_FIELD = "text"
 EXACT_FIELD = "exact"
-SCORE_BOOSTS = {"title": 3.0, "keywords": 1.5}
+SCORE_BOOSTS = {"title": 3.0, "keywords": 1.5, "summary": 0.75}
 EXACT_BOOST = 1.5
 # Fields with their own index besides the match field (so "title:..." works too).
-INDEXED_TEXT_FIELDS = (MATCH_FIELD, "title", "keywords", "organisation", EXACT_FIELD)
+INDEXED_TEXT_FIELDS = (MATCH_FIELD, "title", "keywords", "summary", "organisation", EXACT_FIELD)
 SORTS = ("relevance", "date")
 # Other names users may type before a colon.
 FIELD_ALIASES = {
@@ -73,7 +74,7 @@ _FIELD_ALIASES_REVERSE = {alias for aliases in FIELD_ALIASES.values() for alias 
 
 # Bumped whenever the schema or the analyzers change: a generation built for another version is
 # reported corrupt, which makes the application rebuild it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CURRENT_FILE = "CURRENT"
 META_FILE = "portal-index.json"
 _GENERATION_NAME = re.compile(r"gen-[0-9TZ]+-[0-9a-f]{8}")
@@ -194,6 +195,7 @@ def build_schema(facet_fields: Sequence[str] = DEFAULT_FACETS) -> Schema:
         text=TEXT(analyzer=folded),
         title=TEXT(analyzer=folded, stored=True),
         keywords=TEXT(analyzer=folded, stored=True),
+        summary=TEXT(analyzer=folded),
         organisation=TEXT(analyzer=folded, stored=True),
         body=STORED(),
         exact=TEXT(analyzer=exact_analyzer()),
@@ -223,8 +225,8 @@ class _Op:
 class TextIndex:
     """A full-text index of initiatives, demands and experts kept in the directory ``path``.
 
-    Documents are mappings with ``kind`` (one of :data:`KINDS`), ``id``, ``title``, ``body``,
-    ``keywords`` (a string or a list), ``organisation``, ``lang``, ``updated_at`` (datetime, date
+    Documents are mappings with ``kind`` (one of :data:`KINDS`), ``id``, ``title``, ``summary``
+    (optional), ``body``, ``keywords`` (a string or a list), ``organisation``, ``lang``, ``updated_at`` (datetime, date
     or ISO string) and one value per facet field (by default field, province, state and year;
     year defaults to the year of ``updated_at``).
 
@@ -498,8 +500,9 @@ class TextIndex:
             keywords = "; ".join(str(word) for word in keywords)
         keywords = _clean(keywords)
         organisation = _clean(doc.get("organisation"))
+        summary = _clean(doc.get("summary"))
         body = _clean(doc.get("body"))
-        everything = "\n".join(part for part in (title, keywords, organisation, body) if part)
+        everything = "\n".join(part for part in (title, keywords, organisation, summary, body) if part)
         prepared = {
             "key": _key(kind, doc_id),
             "kind": kind,
@@ -507,7 +510,8 @@ class TextIndex:
             "title": title,
             "keywords": keywords,
             "organisation": organisation,
-            "body": body,
+            "summary": summary,
+            "body": "\n".join(part for part in (summary, body) if part),
             MATCH_FIELD: everything,
             EXACT_FIELD: everything,
         }

@@ -18,6 +18,7 @@ from flask import Flask, current_app
 
 from initiatives.extensions import db
 from initiatives.models import Demand, ExpertProfile, Initiative, InitiativeState, Publication
+from search import glossary
 from search.embeddings import get_service, text_hash
 from search.models import Embedding
 
@@ -54,6 +55,34 @@ TEXTS: dict[str, Callable] = {"initiative": initiative_text, "demand": demand_te
                               "expert": expert_text, "publication": publication_text}
 
 
+def bridge(text: str, language: str | None = None) -> str:
+    """The English of the Vietnamese terms of ``text`` (search/glossary.py), or "" when the
+    ``EMBEDDING_BRIDGE`` setting is off (it is on for the English-only default model) or the
+    text is not Vietnamese. ``language`` "vi" or "en" skips guessing it."""
+    if not current_app.config.get("EMBEDDING_BRIDGE", True) or language == "en":
+        return ""
+    return glossary.bridge(text, assume_vietnamese=language == "vi")
+
+
+def _bridged(text: str, english: str) -> str:
+    """What a vector is made from, as one string: its text hash changes when either part does."""
+    return f"{text}\n[en] {english}" if english else text
+
+
+def embedded_text(kind: str, item) -> str:
+    """What an object's vector is made from: its text and the English of its terms."""
+    text = TEXTS[kind](item)
+    return _bridged(text, bridge(text, getattr(item, "language", None)))
+
+
+def embed(texts: list[str], languages: list[str | None] | None = None, batch_size: int = 64) -> np.ndarray:
+    """One L2-normalised vector per text; with the ``EMBEDDING_BRIDGE`` setting on, a Vietnamese
+    text's vector is the mean of its own and of its English terms' (search/glossary.py)."""
+    if not current_app.config.get("EMBEDDING_BRIDGE", True):
+        return service().encode(texts, batch_size=batch_size)
+    return glossary.encode_bridged(service(), texts, languages, batch_size)
+
+
 def model_name() -> str:
     return current_app.config["EMBEDDING_MODEL"]
 
@@ -83,9 +112,8 @@ def _current(kind: str, ids: Iterable[int]) -> dict[int, Embedding]:
 def stale(kind: str, items: list, force: bool = False) -> list:
     """The ``items`` whose stored vector is missing or was made from another text."""
     stored = _current(kind, [item.id for item in items])
-    text_of = TEXTS[kind]
     return [item for item in items
-            if force or item.id not in stored or stored[item.id].text_hash != text_hash(text_of(item))]
+            if force or item.id not in stored or stored[item.id].text_hash != text_hash(embedded_text(kind, item))]
 
 
 def encode(kind: str, items: list, batch_size: int = 64) -> int:
@@ -94,9 +122,9 @@ def encode(kind: str, items: list, batch_size: int = 64) -> int:
     Flushes but does not commit; the caller commits."""
     if not items:
         return 0
-    text_of = TEXTS[kind]
-    texts = [text_of(item) for item in items]
-    vectors = service().encode(texts, batch_size=batch_size)
+    texts = [TEXTS[kind](item) for item in items]
+    vectors = embed(texts, [getattr(item, "language", None) for item in items], batch_size)
+    texts = [embedded_text(kind, item) for item in items]
     stored = _current(kind, [item.id for item in items])
     name = model_name()
     for item, text, vector in zip(items, texts, vectors, strict=True):
@@ -156,7 +184,7 @@ def vector_of(kind: str, object_id: int, item=None) -> np.ndarray | None:
     row = _current(kind, [object_id]).get(object_id)
     if row is None:
         return None
-    if item is not None and row.text_hash != text_hash(TEXTS[kind](item)):
+    if item is not None and row.text_hash != text_hash(embedded_text(kind, item)):
         return None
     return from_blob(row.vector)
 

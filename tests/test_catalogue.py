@@ -254,6 +254,8 @@ def test_hybrid_adds_the_any_word_ranking_when_all_words_find_little(shelf, peop
     app.config["SEMANTIC_MIN_SCORE"] = 0.999  # the semantic side finds nothing here
     text = catalogue().search("robot nhỏ giọt", people["admin"], mode="text")
     assert text.total == 0  # no initiative has both words
+    assert catalogue().search("robot nhỏ giọt", people["admin"], mode="hybrid").total == 0  # off by default
+    app.config["HYBRID_ANY_WORD_BELOW"] = 10
     hybrid = catalogue().search("robot nhỏ giọt", people["admin"], mode="hybrid")
     assert {r.id for r in hybrid.results} == {shelf["factory"].id, shelf["irrigation"].id}
     assert all("<mark>" in r.snippet or "<mark>" in r.title_html for r in hybrid.results)
@@ -268,3 +270,95 @@ def test_more_like_this_leaves_out_what_the_visitor_may_not_see(shelf, people, c
     assert shelf["factory"].id in [i.id for i in similar]
     admin = catalogue().more_like_this(shelf["irrigation"], people["admin"])
     assert shelf["pending"].id in [i.id for i in admin]
+
+
+def test_status_is_another_name_for_the_state_filter(shelf, people, client, login, db):
+    from initiatives.api.tokens import create_token
+
+    _, token = create_token(people["admin"], "tests")
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    for name in ("status", "state"):
+        document = client.get(f"/api/v1/search?mode=text&{name}=screening", headers=headers).get_json()
+        assert [r["id"] for r in document["results"]] == [shelf["pending"].id], name
+        assert document["facets"]["state"] == {"screening": 1}
+    # Anonymous callers asking for a state they may not see get nothing, under either name.
+    assert client.get("/api/v1/search?mode=text&status=screening").get_json()["total"] == 0
+    page = login(people["admin"]).get("/catalogue?mode=text&status=accepted").get_data(as_text=True)
+    assert titles(page, shelf) == {"irrigation", "factory"}
+    found = catalogue().search("status:screening", people["admin"], mode="text")
+    assert [r.id for r in found.results] == [shelf["pending"].id]
+
+
+@pytest.mark.parametrize("query, found", [('"tưới tiêu', "irrigation"), ("tưới tiêu AND", "irrigation"),
+                                          ("OR robot", "factory"), ("NOT", None), ("((robot", "factory"),
+                                          ("robot:hàn", "factory")])
+def test_malformed_queries_are_answered_as_plain_words(shelf, client, query, found):
+    response = client.get("/catalogue", query_string={"q": query, "mode": "text"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Traceback" not in page
+    assert titles(page, shelf) == ({found} if found else set()), query
+
+
+def test_semantic_results_sorted_by_date_are_the_same_results_newest_first(shelf, people, db, app):
+    relevance = catalogue().search("tưới tiêu lúa", people["admin"], mode="semantic")
+    assert relevance.total >= 2
+    shelf[next(k for k, v in shelf.items() if v.id == relevance.results[-1].id)].title += " (cập nhật)"
+    db.session.commit()
+    catalogue(app).flush()
+    by_date = catalogue().search("tưới tiêu lúa", people["admin"], mode="semantic", sort="date")
+    assert {r.id for r in by_date.results} == {r.id for r in relevance.results}
+    stamps = [r.item.updated_at for r in by_date.results]
+    assert stamps == sorted(stamps, reverse=True)
+    assert by_date.results[0].id == relevance.results[-1].id  # the one just edited
+
+
+def test_admins_search_demands_and_experts_and_no_one_else_does(shelf, people, make_demand, client, login, db):
+    from initiatives.api.tokens import create_token
+    from initiatives.experts import operations as experts
+
+    demand = make_demand(people["owner"], title="Cần hệ thống tưới tiêu cho vườn cam")
+    profile = experts.profile_for(people["expert"])
+    experts.update_profile(profile, people["expert"], name="Lê Minh Chí", organisation="Viện Công nghệ",
+                           bio="Chuyên gia tưới tiêu và cảm biến độ ẩm.", keywords="tưới tiêu", max_load=3,
+                           available=True)
+    _, token = create_token(people["admin"], "tests")
+    db.session.commit()
+    catalogue().flush()
+    admin = login(people["admin"])
+    page = admin.get("/catalogue?q=tuoi tieu&mode=text&kind=demand").get_data(as_text=True)
+    assert f'href="/demands/{demand.id}"' in page and "/initiatives/" not in page.split("results")[-1]
+    page = admin.get("/catalogue?q=tuoi tieu&mode=text&kind=expert").get_data(as_text=True)
+    assert f'href="/expert/{profile.id}"' in page
+    api = client.get("/api/v1/search?q=tuoi tieu&mode=text&kind=demand",
+                     headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert [(r["kind"], r["id"]) for r in api["results"]] == [("demand", demand.id)]
+    # Everyone else asking for demands or experts is shown the public initiatives only.
+    for who in (None, people["owner"], people["expert"]):
+        asker = login(who) if who else client
+        page = asker.get("/catalogue?q=tuoi tieu&mode=text&kind=expert").get_data(as_text=True)
+        assert f'href="/expert/{profile.id}"' not in page and titles(page, shelf) == {"irrigation"}
+    anonymous = client.get("/api/v1/search?q=tuoi tieu&mode=text&kind=demand").get_json()
+    assert [(r["kind"], r["id"]) for r in anonymous["results"]] == [("initiative", shelf["irrigation"].id)]
+
+
+def test_a_demand_owner_searches_the_catalogue_from_the_demand_page(shelf, people, make_demand, login):
+    demand = make_demand(people["owner"], title="Tưới tiêu thông minh cho vườn cam")
+    owner = login(people["owner"])
+    page = owner.get(f"/demands/{demand.id}").get_data(as_text=True)
+    assert 'action="/catalogue"' in page and f'value="{demand.title}"' in page
+    found = owner.get("/catalogue", query_string={"q": demand.title, "mode": "hybrid"}).get_data(as_text=True)
+    assert "irrigation" in titles(found, shelf) and "pending" not in titles(found, shelf)
+
+
+@pytest.mark.parametrize("query", ["tuoi tieu", "TƯỚI TIÊU", "tưới tiêu", "nho giot"])
+def test_the_database_search_ignores_diacritics_and_case(shelf, people, query):
+    from search.catalogue import database_search
+
+    answer = database_search(query, ["initiative"], {}, 1, 20)
+    assert {r.id for r in answer.results} == {shelf["irrigation"].id, shelf["pending"].id} - (
+        {shelf["pending"].id} if query == "nho giot" else set())
+    assert answer.notice
+    # Keywords are searched too, and LIKE's wildcards in a query are plain characters.
+    assert [r.id for r in database_search("RICE", ["initiative"], {}, 1, 20).results] == [shelf["pending"].id]
+    assert database_search("%", ["initiative"], {}, 1, 20).total == 0

@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from search.embeddings import DEFAULT_MODEL, get_service  # noqa: E402
+from search.glossary import encode_bridged  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "initiatives" / "data" / "demo"
@@ -52,19 +53,22 @@ def real_service():
 
 @pytest.fixture(scope="session")
 def demo(real_service):
-    """The demo experts, initiatives, demands and expert labels, encoded with the real model."""
+    """The demo experts, initiatives, demands and expert labels, encoded with the real model as
+    the portal encodes them: Vietnamese with the English of its terms (search/glossary.py)."""
     experts = _read(DEMO / "experts.json")
     initiatives = _read(DEMO / "initiatives.json")
     demands = _read(DEMO / "demands.json")
     labels = _read(LABELS)
     texts = [expert_texts(e) for e in experts]
-    flat = real_service.encode([t for group in texts for t in group])
+    flat = encode_bridged(real_service, [t for group in texts for t in group])
     bounds = np.cumsum([0] + [len(group) for group in texts])
     return SimpleNamespace(
         experts=experts, initiatives=initiatives, demands=demands, labels=labels,
         expert_vecs=[flat[bounds[e]:bounds[e + 1]] for e in range(len(experts))],
-        initiative_vecs=real_service.encode([initiative_text(i) for i in initiatives]),
-        demand_vecs=real_service.encode([demand_text(d) for d in demands]),
+        initiative_vecs=encode_bridged(real_service, [initiative_text(i) for i in initiatives],
+                                       [i.get("language") for i in initiatives]),
+        demand_vecs=encode_bridged(real_service, [demand_text(d) for d in demands],
+                                   [d.get("language") for d in demands]),
         initiative_index={i["external_ref"]: n for n, i in enumerate(initiatives)},
         title_index={i["title"]: n for n, i in enumerate(initiatives)},
         email_index={e["email"]: n for n, e in enumerate(experts)},

@@ -72,12 +72,13 @@ def test_ranking_quality_over_all_labelled_initiatives(ranked):
         top1.append(ranks[0] == 1)
         mean_rank.append(ranks.mean())
     chance_p5 = relevant.sum(axis=1).mean() / n_experts  # about 0.087
-    # Measured: P@5 0.397, MAP 0.577, AUC 0.79, top-1 relevant for 50 of 67, mean rank 10.0.
-    assert np.mean(precision5) > 3.5 * chance_p5
-    assert np.mean(average_precision) > 0.5
-    assert np.mean(auc) > 0.75
-    assert np.mean(top1) > 0.65
-    assert np.mean(mean_rank) < 12 < (n_experts + 1) / 2
+    # Measured with the glossary bridge: P@5 0.546, MAP 0.783, AUC 0.90, top-1 relevant for 63
+    # of 67, mean rank 6.1 (without it: P@5 0.397, MAP 0.577, AUC 0.79, 50 of 67, 10.0).
+    assert np.mean(precision5) > 5 * chance_p5
+    assert np.mean(average_precision) > 0.7
+    assert np.mean(auc) > 0.85
+    assert np.mean(top1) > 0.85
+    assert np.mean(mean_rank) < 8 < (n_experts + 1) / 2
     # Not a single labelled initiative has its relevant experts ranked below chance overall.
     assert min(auc) > 0.4
 
@@ -96,7 +97,9 @@ def test_english_initiatives_rank_experts_well(ranked, demo):
 
 
 def test_default_aggregation_beats_mean_and_centroid(ranked, demo):
-    """The reason for the default: averaging over all texts dilutes a specialist's best work."""
+    """The reason for the default: averaging over all texts dilutes a specialist's best work.
+    With the glossary bridge the centroid of the texts comes close (bench/affinity_eval.py:
+    +0.018 MAP, 95% interval -0.008 to +0.043), so it is only held to the noise."""
     refs, _, relevant = ranked
     rows = [demo.initiative_index[ref] for ref in refs]
 
@@ -108,8 +111,9 @@ def test_default_aggregation_beats_mean_and_centroid(ranked, demo):
                                                                      strict=True))])
 
     default = mean_ap(DEFAULT_METHOD, k=DEFAULT_K)
-    assert default > mean_ap("mean") + 0.1
-    assert default > mean_ap("centroid") + 0.05
+    assert default > mean_ap("mean") + 0.05
+    assert default > mean_ap("quantile", q=0.5) + 0.1
+    assert default > mean_ap("centroid") - 0.03
     assert default > mean_ap("topk_mean", k=3)
     assert default > mean_ap("max") - 0.02  # on par with max, the other good choice
 

@@ -415,6 +415,21 @@ def test_title_outranks_body(empty_index):
     assert ids(empty_index.search("coffee"))[0] == ("initiative", 2)
 
 
+def test_fields_rank_title_then_keywords_then_summary_then_description(empty_index):
+    """One word, once, in a different field of each document of the same length: the field
+    decides the order."""
+    filler = "growers cooperative province pilot season"
+    empty_index.upsert([
+        doc(1, "Post-harvest processing", f"{filler} durian", summary=filler, keywords=filler),
+        doc(2, "Post-harvest processing", filler, summary=f"{filler} durian", keywords=filler),
+        doc(3, "Post-harvest processing", filler, summary=filler, keywords=f"{filler}; durian"),
+        doc(4, "Post-harvest durian", filler, summary=filler, keywords=filler),
+    ])
+    empty_index.flush()
+    assert ids(empty_index.search("durian")) == [("initiative", n) for n in (4, 3, 2, 1)]
+    assert ids(empty_index.search("summary:durian")) == [("initiative", 2)]
+
+
 def test_hits_carry_their_stored_fields(catalogue):
     hit = catalogue.search("giám sát nước thải").hits[0]
     assert (hit.kind, hit.id) == ("demand", 10)
