@@ -21,6 +21,12 @@ def load_or_404(model, object_id):
     return found
 
 
+def acts_as_admin(actor) -> bool:
+    """Whether ``actor`` (a user, an anonymous visitor or None) holds the admin role: the right
+    every administrative service operation checks, whoever calls it."""
+    return actor is not None and bool(getattr(actor, "is_authenticated", False)) and bool(actor.is_admin)
+
+
 def require(allowed: bool) -> None:
     """Go on only when ``allowed``: else send the signed-out to sign in, and answer others 403."""
     if not allowed:

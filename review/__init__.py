@@ -39,9 +39,11 @@ def init_app(app) -> None:
             hooks.append(hook)
 
     def next_round(sender, initiative_id: int, round: int = 1, **_payload):
-        """A resubmission goes back to its reviewers, in a transaction of its own after the
-        submission committed (a failure leaves it on the assignment page, never half-done)."""
-        if sender is not app or round < 2:
+        """After a submission committed, in a transaction of its own: the administrators learn
+        that a first round waits in the screening queue; a resubmission goes back to its
+        reviewers, or, with none left, the administrators learn it waits for reviewers (a
+        failure leaves it on the assignment page, never half-done)."""
+        if sender is not app:
             return
         from initiatives.extensions import db
 
@@ -49,7 +51,9 @@ def init_app(app) -> None:
             try:
                 initiative = db.session.get(Initiative, initiative_id)
                 if initiative is not None:
-                    operations.start_next_round(initiative)
+                    invited = operations.start_next_round(initiative) if round >= 2 else []
+                    if not invited:
+                        operations.tell_admins_submitted(initiative)
                     db.session.commit()
             except Exception:
                 db.session.rollback()

@@ -10,6 +10,7 @@ import numpy as np
 from flask_babel import lazy_gettext as _l
 
 from initiatives import audit
+from initiatives.access import acts_as_admin
 from initiatives.extensions import db
 from initiatives.models import Call, ExpertProfile, Initiative, InitiativeState
 from review.models import ACTIVE_STATES, ASSIGNMENT_MACHINE, Assignment, AssignmentState
@@ -43,6 +44,15 @@ class Proposal:
     not_matched: list[Initiative] = field(default_factory=list)
 
 
+def require_admin(actor, *, command_line: bool = False) -> None:
+    """Assignment is an administrator's work; ``command_line`` lets the operator's own command
+    (no actor) propose."""
+    if actor is None and command_line:
+        return
+    if not acts_as_admin(actor):
+        raise AssignmentError(_l("Only an administrator can assign reviewers."))
+
+
 REASONS = {NOT_ENOUGH_EXPERTS: _l("not enough non-conflicted experts"),
            LOAD_EXHAUSTED: _l("load exhausted")}
 
@@ -66,6 +76,7 @@ def available(expert: ExpertProfile, today: date | None = None) -> bool:
 def propose(call: Call, *, maximin: bool = False, diverse: bool = False, actor=None,
             progress=None) -> Proposal:
     """Replace the call's proposed assignments with an optimal new proposal; commits."""
+    require_admin(actor, command_line=True)
     initiatives = screened(call)
     proposal = Proposal(call, initiatives)
     if progress:
@@ -152,6 +163,7 @@ def proposed(call: Call) -> dict[Initiative, list[Assignment]]:
 def add_manual(initiative: Initiative, expert: ExpertProfile, actor) -> Assignment:
     """An admin adds a reviewer by hand to the proposal; conflicts are refused, and so are
     initiatives that do not wait for reviewers (not yet screened, or already decided)."""
+    require_admin(actor)
     waiting = initiative.call is not None and initiative in screened(initiative.call)
     if not waiting and initiative.status != S.UNDER_REVIEW:
         raise AssignmentError(_l("“%(title)s” does not wait for reviewers: pass its screening first.",
@@ -190,6 +202,7 @@ def move(assignment: Assignment, target: AssignmentState, actor, **detail) -> No
 
 
 def remove_proposed(assignment: Assignment, actor) -> None:
+    require_admin(actor)
     if assignment.status != A.PROPOSED:
         raise AssignmentError(_l("Only a proposed assignment can be removed."))
     audit.record("assignment.removed", assignment, actor=actor, before=A.PROPOSED)
@@ -204,6 +217,7 @@ on_confirm: list = []
 def confirm(call: Call, actor) -> list[Assignment]:
     """Turn the call's proposed assignments into invitations and start the review of their
     initiatives; one transaction (the caller commits)."""
+    require_admin(actor)
     rows = Assignment.query.filter_by(call_id=call.id, state=A.PROPOSED.value).all()
     if not rows:
         raise AssignmentError(_l("There is no proposal to confirm."))

@@ -14,6 +14,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from initiatives import audit
+from initiatives.access import acts_as_admin
 from initiatives.extensions import db
 from initiatives.mail import mail_user, notify, queue_mail
 from initiatives.models import (
@@ -105,8 +106,24 @@ def admins() -> list[User]:
             .filter(UserRole.role == Role.ADMIN.value, User.active.is_(True)).order_by(User.id).all())
 
 
+def tell_admins_submitted(initiative: Initiative) -> None:
+    """The bell of every administrator: a first submission waits in the screening queue, a
+    resubmission without reviewers left waits for reviewers on its review page."""
+    if initiative.status == S.SCREENING:
+        message = _l("“%(title)s” was submitted and waits in the screening queue.", title=initiative.title)
+        link = app_link("review.screening")
+    elif initiative.status == S.SUBMITTED:
+        message = _l("“%(title)s” was resubmitted (round %(round)s) and waits for reviewers.",
+                     title=initiative.title, round=initiative.round or 1)
+        link = app_link("review.initiative_page", initiative_id=initiative.id)
+    else:
+        return
+    for admin in admins():
+        notify_in_their_language(admin, message, link)
+
+
 def require_admin(actor) -> None:
-    if not (actor is not None and actor.is_authenticated and actor.is_admin):
+    if not acts_as_admin(actor):
         raise ReviewError(_l("Only an administrator can do this."))
 
 

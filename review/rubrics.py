@@ -8,6 +8,7 @@ import re
 from flask_babel import lazy_gettext as _l
 
 from initiatives import audit
+from initiatives.access import acts_as_admin
 from initiatives.extensions import db
 from initiatives.models import Call
 from review.models import Criterion, Review, Rubric
@@ -72,9 +73,15 @@ def in_use(rubric: Rubric) -> bool:
                                                 Review.submitted_at.isnot(None)).exists()).scalar()
 
 
+def require_admin(actor) -> None:
+    if not acts_as_admin(actor):
+        raise RubricError(_l("Only an administrator can change a rubric."))
+
+
 def copy_rubric(rubric: Rubric, call: Call, actor) -> Rubric:
     """Copy ``rubric`` into a new version of ``call``'s own rubric (criteria keep their keys, so
     results compare across versions)."""
+    require_admin(actor)
     newest = db.session.query(db.func.max(Rubric.version)).filter(Rubric.call_id == call.id).scalar() or 0
     copy = Rubric(call_id=call.id, version=newest + 1, title=call.title[:200])
     for criterion in rubric.criteria:
@@ -103,6 +110,7 @@ def save_criteria(rubric: Rubric, rows: list[dict], actor) -> Rubric:
     """Replace the rubric's criteria by ``rows`` (each: id or None, name_en, name_vi, guidance_en,
     guidance_vi, weight, scale_min, scale_max, position, remove). A rubric that submitted reviews
     were scored against keeps every criterion and its scale: copy it into a new version instead."""
+    require_admin(actor)
     existing = {c.id: c for c in rubric.criteria}
     used = in_use(rubric)
     kept, removed, changes = [], [], []

@@ -124,6 +124,9 @@ def test_revision_resubmission_and_round_two_with_the_same_reviewers(reviewed, p
     round_two = Assignment.query.filter_by(initiative_id=initiative.id, round=2).order_by(Assignment.id).all()
     assert [a.expert_id for a in round_two] == [a.expert_id for a in reviewed.assignments]
     assert {a.state for a in round_two} == {"invited"} and {a.method for a in round_two} == {"rerun"}
+    # Invited again at once: nothing waits for the administrators.
+    assert Notification.query.filter_by(user_id=people["admin"].id).filter(
+        Notification.message.contains("waits for reviewers")).count() == 0
     for assignment in round_two:
         mail = OutboxMessage.query.filter_by(recipient=assignment.expert.user.email).order_by(OutboxMessage.id.desc()).first()
         assert "review again" in mail.subject and "round 2" in mail.body
@@ -167,6 +170,10 @@ def test_resubmission_without_reviewers_left_waits_for_the_assignment_page(revie
 
     assert initiative.status == S.SUBMITTED and initiative.round == 2
     assert assign.screened(initiative.call) == [initiative]
+    # The administrators' bell says it waits for reviewers, with a link to its review page.
+    waiting = Notification.query.filter_by(user_id=people["admin"].id).filter(
+        Notification.message.contains("waits for reviewers")).one()
+    assert initiative.title in waiting.message and waiting.link == f"/review/initiatives/{initiative.id}"
 
 
 def test_the_diff_is_readable_and_respects_double_blind():

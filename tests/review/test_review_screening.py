@@ -20,6 +20,10 @@ def submission(people, make_initiative, db):
 def test_the_queue_lists_what_waits_and_passing_sends_it_to_assignment(submission, people, login, db):
     call = submission.call
     assert submission.status == S.SCREENING and assign.screened(call) == []
+    # Every administrator's bell announces it, linking to the queue; the proposer's does not.
+    announced = Notification.query.filter(Notification.message.contains("waits in the screening queue")).all()
+    assert [(n.user_id, n.link) for n in announced] == [(people["admin"].id, "/review/screening")]
+    assert submission.title in announced[0].message
     admin = login(people["admin"])
     page = admin.get("/review/screening").get_data(as_text=True)
     assert submission.title in page and "Pass screening" in page
