@@ -87,8 +87,12 @@ def _finish_config(app: Flask) -> None:
     if config["ENV"] == "production" and config["SECRET_KEY"] == DEV_SECRET_KEY:
         raise RuntimeError(
             "Refusing to start in production with the development secret key: set "
-            "PORTAL_SECRET_KEY or SECRET_KEY in instance/config.py (make setup writes one)."
+            "PORTAL_SECRET_KEY or SECRET_KEY in instance/config.py (`make install` writes one)."
         )
+    if not config.get("MAX_CONTENT_LENGTH_FIXED"):
+        # A request may carry one attachment and the rest of its form: a larger body is refused
+        # before it is read (413), a smaller one reaches the form, which names the limit.
+        config["MAX_CONTENT_LENGTH"] = int(config["MAX_ATTACHMENT_BYTES"]) + 1024 * 1024
     if config["ENV"] != "production":
         # Local development over plain http still needs its session cookie.
         config["SESSION_COOKIE_SECURE"] = config["REMEMBER_COOKIE_SECURE"] = False

@@ -42,7 +42,8 @@ class DefaultConfig:
 
     # Uploads
     MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-    MAX_CONTENT_LENGTH = 11 * 1024 * 1024  # a little more than one attachment plus the form
+    MAX_CONTENT_LENGTH = 11 * 1024 * 1024  # derived at start-up: MAX_ATTACHMENT_BYTES + 1 MB for the form
+    MAX_CONTENT_LENGTH_FIXED = False  # True keeps MAX_CONTENT_LENGTH as set instead of deriving it
 
     # Interface
     LANGUAGES = ["en", "vi"]

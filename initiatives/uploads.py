@@ -51,7 +51,7 @@ def check_upload(storage) -> CheckedFile:
     limit = current_app.config["MAX_ATTACHMENT_BYTES"]
     content = storage.read(limit + 1)
     if len(content) > limit:
-        raise UploadError(_l("The file is larger than %(mb)s MB.", mb=limit // (1024 * 1024)))
+        raise UploadError(_l("The file is larger than %(size)s.", size=readable_size(limit)))
     if not content:
         raise UploadError(_l("The file is empty."))
     kind = filetype.guess(content)
@@ -67,6 +67,13 @@ def check_upload(storage) -> CheckedFile:
 
 # DOCX and XLSX are zip archives. What they unpack to is read from the archive's central
 # directory, never by unpacking: a zip bomb is refused at the cost of reading its table of contents.
+def readable_size(size: int) -> str:
+    """1 MB and more in MB (one decimal when needed), smaller sizes in KB: never "0 MB"."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):g} MB" if size % (1024 * 1024) == 0 else f"{size / (1024 * 1024):.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
+
+
 MAX_UNPACKED_BYTES = 100 * 1024 * 1024
 MAX_MEMBERS = 5000
 MAX_RATIO = 200  # Office XML packs 5-20 times; deflate cannot go beyond about 1,032

@@ -1,5 +1,7 @@
 """Demands posted by businesses and authorities; expert profiles, publications and conflicts."""
 
+import pytest
+
 from initiatives.models import (
     AuditEvent,
     Demand,
@@ -52,19 +54,48 @@ def test_closed_demands_are_hidden_from_others(people, make_demand, login, db):
     assert login(people["admin"]).get(f"/demands/{demand.id}").status_code == 200
 
 
-def test_fulfilled_cannot_reopen_when_the_machine_refuses(people, make_demand, login, db):
-    from initiatives.models.demand import DEMAND_MACHINE
+# Every (from, to) pair of the demand machine: a closed demand reopens, a fulfilled one is final.
+D = DemandState
+DEMAND_MOVES = {(D.OPEN, D.CLOSED), (D.OPEN, D.FULFILLED), (D.CLOSED, D.OPEN), (D.CLOSED, D.FULFILLED)}
+DEMAND_PAIRS = [(a, b) for a in D for b in D if a != b]
+
+
+@pytest.mark.parametrize("before, after", DEMAND_PAIRS, ids=[f"{a}->{b}" for a, b in DEMAND_PAIRS])
+def test_the_demand_machine_allows_exactly_its_moves(people, make_demand, before, after, db):
+    from initiatives.demands import operations
 
     demand = make_demand(people["owner"])
+    demand.state = before.value
+    db.session.commit()
+    events = AuditEvent.query.filter_by(object_type="demand", object_id=demand.id).count()
+    if (before, after) in DEMAND_MOVES:
+        operations.move_demand(demand, after, people["owner"])
+        db.session.commit()
+        assert demand.status == after
+        assert AuditEvent.query.filter_by(object_type="demand", object_id=demand.id).count() == events + 1
+    else:
+        with pytest.raises(operations.DemandError, match="cannot go from"):
+            operations.move_demand(demand, after, people["owner"])
+        db.session.rollback()
+        db.session.refresh(demand)
+        assert demand.status == before
+        assert AuditEvent.query.filter_by(object_type="demand", object_id=demand.id).count() == events
+
+
+def test_close_then_reopen_on_the_page_and_a_fulfilled_demand_stays_so(people, make_demand, login, db):
+    demand = make_demand(people["owner"])
     client = login(people["owner"])
-    client.post(f"/demands/{demand.id}/fulfil")
+    for action, state in (("close", D.CLOSED), ("reopen", D.OPEN), ("fulfil", D.FULFILLED)):
+        assert client.post(f"/demands/{demand.id}/{action}").status_code == 302
+        db.session.expire_all()
+        assert db.session.get(Demand, demand.id).status == state
+    # Refused, with the reason in the reader's language; nothing changes.
+    people["owner"].locale = "vi"
+    db.session.commit()
+    page = client.post(f"/demands/{demand.id}/reopen", follow_redirects=True).get_data(as_text=True)
+    assert "Nhu cầu không thể chuyển từ “Đã đáp ứng” sang “Đang mở”." in page
     db.session.expire_all()
-    assert db.session.get(Demand, demand.id).status == DemandState.FULFILLED
-    client.post(f"/demands/{demand.id}/reopen")
-    db.session.expire_all()
-    expected = DemandState.OPEN if DEMAND_MACHINE.allowed(DemandState.FULFILLED, DemandState.OPEN) \
-        else DemandState.FULFILLED
-    assert db.session.get(Demand, demand.id).status == expected
+    assert db.session.get(Demand, demand.id).status == D.FULFILLED
 
 
 def test_expert_keeps_profile_publications_and_conflicts(people, login, db):
@@ -95,6 +126,19 @@ def test_expert_keeps_profile_publications_and_conflicts(people, login, db):
     client.post(f"/expert/conflicts/{conflict.id}/delete")
     client.post(f"/expert/publications/{publication.id}/delete")
     assert OrganisationConflict.query.count() == 0 and Publication.query.count() == 0
+
+
+def test_a_maximum_load_of_zero_is_kept_and_a_blank_one_refused(people, login, db):
+    """0 means "no new reviews for now", a real choice; only a blank or negative load is refused."""
+    client = login(people["expert"])
+    data = {"name": "Lê Minh Chí", "fields": ["agriculture"], "languages": ["vi"], "available": "y"}
+    assert client.post("/expert/profile", data={**data, "max_load": "0"}).status_code == 302
+    profile = ExpertProfile.query.filter_by(user_id=people["expert"].id).one()
+    assert profile.max_load == 0
+    for bad in ("", "-1"):
+        assert client.post("/expert/profile", data={**data, "max_load": bad}).status_code == 400
+        db.session.expire_all()
+        assert ExpertProfile.query.filter_by(user_id=people["expert"].id).one().max_load == 0
 
 
 def test_unknown_field_is_refused_on_the_profile(people, login, db):

@@ -250,7 +250,22 @@ def test_a_file_over_the_attachment_limit_is_refused(people, make_initiative, lo
     initiative = make_initiative(people["proposer"])
     response = _upload(login(people["proposer"]), initiative, _pdf() + b"0" * 2000, "big.pdf")
     assert response.status_code == 400
-    assert "larger than" in response.get_data(as_text=True)
+    assert "The file is larger than 1 KB." in response.get_data(as_text=True)  # never "0 MB"
+    assert initiative.attachments == []
+
+
+@pytest.mark.parametrize("settings", [{"MAX_ATTACHMENT_BYTES": 2 * 1024 * 1024}])
+def test_the_request_limit_follows_the_attachment_limit(app, people, make_initiative, login):
+    """The request cap is derived from the attachment limit (plus 1 MB for the form): a file
+    just over the limit reaches the form, which names the limit, instead of a generic 413."""
+    from initiatives.uploads import readable_size
+
+    assert app.config["MAX_CONTENT_LENGTH"] == 3 * 1024 * 1024
+    initiative = make_initiative(people["proposer"])
+    response = _upload(login(people["proposer"]), initiative, _pdf() + b"0" * (2 * 1024 * 1024), "big.pdf")
+    assert response.status_code == 400
+    assert "The file is larger than 2 MB." in response.get_data(as_text=True)
+    assert readable_size(10 * 1024 * 1024) == "10 MB" and readable_size(1536 * 1024) == "1.5 MB"
 
 
 def test_attachments_are_frozen_after_submission(people, make_initiative, login):

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, IntegerField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from .. import taxonomy
 from ..accounts.forms import MultiCheckboxField
@@ -17,7 +17,7 @@ class ExpertProfileForm(PortalForm):
                            description=_l("Separated by commas."))
     bio = TextAreaField(_l("Short biography"), validators=[Optional(), Length(max=5000)])
     languages = MultiCheckboxField(_l("Languages I review in"), choices=[("vi", "Tiếng Việt"), ("en", "English")])
-    max_load = IntegerField(_l("Maximum number of reviews at a time"), validators=[DataRequired(), NumberRange(0, 50)], default=5)
+    max_load = IntegerField(_l("Maximum number of reviews at a time"), validators=[InputRequired(), NumberRange(0, 50)], default=5)
     available = BooleanField(_l("Available for new assignments"), default=True)
     unavailable_until = DateField(_l("Unavailable until"), validators=[Optional()])
     submit = SubmitField(_l("Save profile"))
