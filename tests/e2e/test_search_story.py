@@ -61,7 +61,7 @@ def test_smart_irrigation_in_the_browser(stage, runner, app, db):
     # Full text: exactly the two, one per province, and a province keeps only its own.
     search(visitor, QUERY, "text")
     expect(visitor.locator("#result-count")).to_contain_text("2 results")
-    for ref, province in VIETNAMESE.items():
+    for province in VIETNAMESE.values():
         facet = visitor.locator(f".facet-province a[href*='province={province}']")
         expect(facet.locator(".badge")).to_have_text("1")
     visitor.locator(".facet-province a[href*='province=vinh-long']").click()
