@@ -927,13 +927,26 @@ class TextIndex:
                 raise ValueError(f"built for schema version {meta.get('schema_version')}")
             if meta.get("facets") != list(self.facet_fields):
                 raise ValueError(f"built with facets {meta.get('facets')}")
-            ix = index.open_dir(str(directory), schema=self.schema)
+            ix = self._open_latest(directory)
         except Exception as exc:
             raise IndexUnavailable("corrupt", _describe(exc)) from exc
         if cached:
             with self._lock:
                 self._indexes = {directory: ix}
         return ix
+
+    def _open_latest(self, directory: Path, attempts: int = 5) -> index.FileIndex:
+        """Open the newest commit of ``directory``. Another process's commit may delete the
+        table of contents Whoosh just chose (it keeps only the newest): that is no damage, the
+        next attempt finds the newer one. A TOC still missing after the attempts is."""
+        for attempt in range(attempts):
+            try:
+                return index.open_dir(str(directory), schema=self.schema)
+            except FileNotFoundError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     @contextmanager
     def _searcher(self) -> Iterator[Searcher]:
