@@ -117,7 +117,13 @@ def propose(call: Call, *, maximin: bool = False, diverse: bool = False, actor=N
         held_count[initiative_id] += 1
         allowed[row_of[initiative_id], index[expert_id]] = False
     loads = matching.current_loads([e.id for e in experts])
-    capacity = np.array([max(0, (e.max_load or 0) - loads.get(e.id, 0)) for e in experts])
+    # Two caps: the expert's own maximum load over everything they review, and the call's
+    # maximum load per expert over what they review in this call.
+    in_call = dict(db.session.query(Assignment.expert_id, db.func.count(Assignment.id)).filter(
+        Assignment.call_id == call.id, Assignment.state.in_(ACTIVE_STATES)).group_by(Assignment.expert_id))
+    capacity = np.array([max(0, min((e.max_load or 0) - loads.get(e.id, 0),
+                                    (call.default_max_load or 0) - in_call.get(e.id, 0)))
+                         for e in experts])
     wanted = np.array([max(0, call.reviewers_per_initiative - held_count[i.id]) for i in matched])
     organisations = {}
     groups = np.array([organisations.setdefault(fold(e.organisation), len(organisations))

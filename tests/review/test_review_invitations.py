@@ -2,6 +2,7 @@
 decline; a decline frees the slot and the admin invites the next best in one click; cancel and
 replace; reminders and overdue flags from the command line."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -136,8 +137,11 @@ def test_admin_adds_a_reviewer_by_hand_and_conflicts_are_refused(world, people, 
     free = [p for p in panel if p.id not in {a.expert_id for a in world.assignments}][0]
     page = admin.get(f"/review/initiatives/{world.initiative.id}?q=irrigation").get_data(as_text=True)
     assert free.name in page
+    row = page[page.index(free.name):].split("</tr>")[0]
+    assert re.search(r"<td>-?\d\.\d\d</td>", row), row  # its affinity to this initiative
     assert admin.post(f"/review/initiatives/{world.initiative.id}/invite", data={"expert_id": free.id}).status_code == 302
-    assert Assignment.query.filter_by(expert_id=free.id, state="invited", method="manual").count() == 1
+    added = Assignment.query.filter_by(expert_id=free.id, state="invited", method="manual").one()
+    assert added.affinity is not None
     # The same expert twice is refused.
     again = admin.post(f"/review/initiatives/{world.initiative.id}/invite", data={"expert_id": free.id})
     assert again.status_code == 409
@@ -238,3 +242,28 @@ def test_assignment_transitions_follow_the_machine(world, people, state, action,
         db.session.refresh(assignment)
         assert assignment.status == state
         assert AuditEvent.query.filter_by(object_type="assignment", object_id=assignment.id).count() == events
+
+
+def test_the_calls_maximum_load_caps_each_expert_within_the_call(people, panel, make_initiative, db):
+    """Five experts, each free for five reviews overall, but the call allows one per expert:
+    two initiatives wanting three reviewers each get five proposals, and the sixth slot is
+    reported uncovered."""
+    from review import assign
+
+    admin = people["admin"]
+    call = operations.create_call(admin, title="Small call", reviewers_per_initiative=3,
+                                  default_max_load=1, review_days=14, blind_mode="single",
+                                  reviewers_see_others=False)
+    db.session.commit()
+    for title in ("Cảm biến độ ẩm đất", "Tưới tiết kiệm cho ruộng lúa"):
+        initiative = make_initiative(people["proposer"], submitted=True, call_id=call.id, title=title)
+        operations.pass_screening(initiative, admin)
+    db.session.commit()
+    proposal = assign.propose(call, actor=admin)
+    proposed = Assignment.query.filter_by(call_id=call.id, state="proposed").all()
+    assert proposal.created == len(proposed) == 5
+    per_expert = {}
+    for assignment in proposed:
+        per_expert[assignment.expert_id] = per_expert.get(assignment.expert_id, 0) + 1
+    assert set(per_expert.values()) == {1}
+    assert len(proposal.uncovered) == 1
