@@ -173,7 +173,15 @@ def test_from_registration_to_adoption(stage, cast):
             stage.shot(expert, "05-review-form")
         write_review(expert, 3 + n % 2, "Revise", f"Please add a field pilot ({n}).")
 
-    # 6. The admin reads the results and asks for a revision.
+    # 6. The admin reads the call's ranking (sorted by the calibrated total), then the
+    # initiative's results, and asks for a revision.
+    admin.goto(f"/review/calls/{cast['call']}/ranking")
+    ranking = admin.locator("#ranking")
+    expect(ranking).to_contain_text("Calibrated")
+    ranking.get_by_role("link", name="Calibrated").click()
+    expect(admin).to_have_url(re.compile(r"sort=calibrated"))
+    expect(admin.locator("#ranking tbody")).to_contain_text(TITLE)
+    stage.shot(admin, "06-ranking")
     admin.goto(f"/review/initiatives/{initiative_id}")
     badge(admin, "Reviewed")
     expect(admin.locator("#totals")).to_contain_text("Confidence-weighted total")
