@@ -18,6 +18,7 @@ TABLE = {
     "/register": (200, 302, 302, 302, 302, 302),
     "/account": (302, 200, 200, 200, 200, 200),
     "/account/password": (302, 200, 200, 200, 200, 200),
+    "/account/forgot": (200, 200, 200, 200, 200, 200),
     "/notifications": (302, 200, 200, 200, 200, 200),
     "/initiatives/mine": (302, 200, 200, 403, 403, 200),
     "/initiatives/new": (302, 200, 200, 403, 403, 200),
@@ -42,6 +43,30 @@ def test_page_access(page, role, status, people, app, login, db):
     response = client.get(page)
     assert response.status_code == status, response.get_data(as_text=True)[:300]
     if status == 302 and role == ANONYMOUS:
+        assert "/login" in response.headers["Location"]
+
+
+# Posted forms without an object: anonymous visitors are sent to sign in, the wrong role is
+# refused, and the right one gets past the role check (an empty form is then sent back: 400 on
+# the page or a redirect with the message, never a 403 or a 500).
+POSTS = {
+    "/logout": (302, 302, 302, 302, 302, 302),
+    "/notifications": (302, 302, 302, 302, 302, 302),
+    "/expert/publications": (302, 403, 403, None, 403, None),
+    "/expert/conflicts": (302, 403, 403, None, 403, None),
+}
+POST_CASES = [(page, role, statuses[i]) for page, statuses in POSTS.items() for i, role in enumerate(ROLES)]
+
+
+@pytest.mark.parametrize("page, role, status", POST_CASES, ids=[f"POST {p} as {r}" for p, r, _ in POST_CASES])
+def test_post_access(page, role, status, people, app, login, db):
+    client = app.test_client() if role == ANONYMOUS else login(people[role])
+    response = client.post(page, data={})
+    if status is None:
+        assert response.status_code in (302, 400), response.get_data(as_text=True)[:300]
+    else:
+        assert response.status_code == status, response.get_data(as_text=True)[:300]
+    if role == ANONYMOUS:
         assert "/login" in response.headers["Location"]
 
 
