@@ -66,13 +66,6 @@ def screened(call: Call) -> list[Initiative]:
             .order_by(Initiative.id).all())
 
 
-def available(expert: ExpertProfile, today: date | None = None) -> bool:
-    today = today or date.today()
-    if expert.available:
-        return True
-    return expert.unavailable_until is not None and expert.unavailable_until < today
-
-
 def propose(call: Call, *, maximin: bool = False, diverse: bool = False, actor=None,
             progress=None) -> Proposal:
     """Replace the call's proposed assignments with an optimal new proposal; commits."""
@@ -90,7 +83,7 @@ def propose(call: Call, *, maximin: bool = False, diverse: bool = False, actor=N
         else:
             matched.append(initiative)
             init_rows.append(vector)
-    experts = ExpertProfile.query.order_by(ExpertProfile.id).all()
+    experts = ExpertProfile.reviewers().all()
     texts = matching.expert_texts(experts)
     Assignment.query.filter(Assignment.call_id == call.id,
                             Assignment.state == A.PROPOSED.value).delete(synchronize_session=False)
@@ -106,7 +99,7 @@ def propose(call: Call, *, maximin: bool = False, diverse: bool = False, actor=N
     allowed = np.array([[not reason for reason in row] for row in conflicts], dtype=bool)
     has_texts = np.array([block.shape[0] > 0 for block in texts.blocks])
     allowed &= has_texts[None, :]
-    allowed &= np.array([available(e) for e in experts])[None, :]
+    allowed &= np.array([e.is_available() for e in experts])[None, :]
     # An expert already reviewing an initiative is not proposed for it again.
     held = {(a.initiative_id, a.expert_id) for a in Assignment.query.filter(
         Assignment.initiative_id.in_([i.id for i in matched]), Assignment.state.in_(ACTIVE_STATES))}
@@ -178,6 +171,9 @@ def add_manual(initiative: Initiative, expert: ExpertProfile, actor) -> Assignme
     if reason:
         raise AssignmentError(_l("%(name)s cannot review this initiative: %(reason)s.",
                                  name=expert.name, reason=reason))
+    if expert.user is not None and not (expert.user.active and expert.user.has_role("expert")):
+        raise AssignmentError(_l("%(name)s does not review: the account is deactivated or no longer "
+                                 "holds the expert role.", name=expert.name))
     exists = Assignment.query.filter(Assignment.initiative_id == initiative.id,
                                      Assignment.expert_id == expert.id,
                                      Assignment.state.notin_([A.CANCELLED.value, A.DECLINED.value])).first()

@@ -239,7 +239,7 @@ def _render_assignment(call: Call):
     uncovered = [(i, call.reviewers_per_initiative - len(grouped.get(i, []))) for i in waiting
                  if len(grouped.get(i, [])) < call.reviewers_per_initiative]
     total = sum(a.affinity or 0 for rows in grouped.values() for a in rows)
-    experts = ExpertProfile.query.order_by(ExpertProfile.name).all()
+    experts = ExpertProfile.reviewers().order_by(None).order_by(ExpertProfile.name).all()
     unscreened = len(operations.screening_queue(call))
     return render_template("review/assignment.html", call=call, grouped=grouped, waiting=waiting,
                            uncovered=uncovered, total=total, experts=experts, unscreened=unscreened)
@@ -326,9 +326,9 @@ def _candidates(initiative: Initiative, query: str) -> list[dict]:
     if not query:
         return []
     found: dict[int, ExpertProfile] = {}
-    for expert in (ExpertProfile.query.filter(ExpertProfile.name.ilike(f"%{query}%") |
-                                              ExpertProfile.organisation.ilike(f"%{query}%"))
-                   .order_by(ExpertProfile.name).limit(10)):
+    for expert in (ExpertProfile.reviewers().filter(ExpertProfile.name.ilike(f"%{query}%") |
+                                                    ExpertProfile.organisation.ilike(f"%{query}%"))
+                   .order_by(None).order_by(ExpertProfile.name).limit(10)):
         found[expert.id] = expert
     try:
         for suggestion in matching.experts_for_query(query, limit=10):

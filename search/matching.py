@@ -111,7 +111,7 @@ def conflict_matrix(initiatives: list[Initiative], experts: list[ExpertProfile])
 def expert_texts(experts: list[ExpertProfile] | None = None) -> ExpertTexts:
     """The stored vectors of each expert's profile and publications."""
     if experts is None:
-        experts = ExpertProfile.query.order_by(ExpertProfile.id).all()
+        experts = ExpertProfile.reviewers().all()
     profile_ids, profile_vecs = vectors.matrix("expert", [e.id for e in experts])
     profile_row = {pid: i for i, pid in enumerate(profile_ids)}
     publications = Publication.query.filter(Publication.expert_id.in_([e.id for e in experts])).all() if experts else []

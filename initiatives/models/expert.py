@@ -3,7 +3,7 @@
 from datetime import date
 
 from ..extensions import db
-from .user import utcnow
+from .user import User, UserRole, utcnow
 
 
 class ExpertProfile(db.Model):
@@ -34,6 +34,16 @@ class ExpertProfile(db.Model):
     organisation_conflicts = db.relationship(
         "OrganisationConflict", back_populates="expert", cascade="all, delete-orphan"
     )
+
+    @classmethod
+    def reviewers(cls):
+        """The profiles the matcher may propose: imported ones without an account yet, and
+        those of active accounts that hold the expert role (not an admin who opened the profile
+        page, nor someone whose expert role was taken away or whose account is deactivated)."""
+        experts = (db.session.query(UserRole.user_id)
+                   .join(User, User.id == UserRole.user_id)
+                   .filter(UserRole.role == "expert", User.active.is_(True)))
+        return cls.query.filter(cls.user_id.is_(None) | cls.user_id.in_(experts)).order_by(cls.id)
 
     def is_available(self, today: date | None = None) -> bool:
         """Whether the expert takes new assignments on ``today``."""

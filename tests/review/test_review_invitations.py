@@ -267,3 +267,31 @@ def test_the_calls_maximum_load_caps_each_expert_within_the_call(people, panel, 
         per_expert[assignment.expert_id] = per_expert.get(assignment.expert_id, 0) + 1
     assert set(per_expert.values()) == {1}
     assert len(proposal.uncovered) == 1
+
+
+@pytest.mark.parametrize("change", ["expert role taken away", "account deactivated"])
+def test_only_active_experts_are_proposed_or_added_by_hand(make_world, people, panel, db, change):
+    from review import assign
+
+    world = make_world(confirm=False)
+    leaving = panel[0]  # the matcher's first choice for this initiative
+    if change == "account deactivated":
+        leaving.user.active = False
+    else:
+        leaving.user.set_roles(["proposer"])
+    db.session.commit()
+    proposal = assign.propose(world.call, actor=people["admin"])
+    proposed = {a.expert_id for a in Assignment.query.filter_by(call_id=world.call.id, state="proposed")}
+    assert proposal.created == 3 and leaving.id not in proposed
+    with pytest.raises(assign.AssignmentError, match="does not review"):
+        assign.add_manual(world.initiative, leaving, people["admin"])
+
+
+def test_an_admin_who_opens_the_expert_page_is_not_a_reviewer(people, login, db):
+    from initiatives.models import ExpertProfile
+
+    assert login(people["admin"]).get("/expert/profile").status_code == 200
+    admin_profile = ExpertProfile.query.filter_by(user_id=people["admin"].id).one()
+    assert admin_profile.id not in {e.id for e in ExpertProfile.reviewers()}
+    assert login(people["expert"]).get("/expert/profile").status_code == 200
+    assert people["expert"].id in {e.user_id for e in ExpertProfile.reviewers()}
