@@ -147,6 +147,27 @@ def test_admin_changes_roles_and_deactivates(make_user, login, db):
     assert db.session.get(User, person.id).active is False
 
 
+def test_admin_reactivates_and_cannot_lock_themselves_out(make_user, login, db):
+    admin = make_user(Role.ADMIN, email="root@example.org")
+    person = make_user(Role.PROPOSER, email="back@example.org")
+    client = login(admin)
+    client.post(f"/admin/users/{person.id}/activation")
+    client.post(f"/admin/users/{person.id}/activation")
+    db.session.expire_all()
+    assert db.session.get(User, person.id).active is True
+    assert login(db.session.get(User, person.id)).get("/account").status_code == 200
+
+    page = client.post(f"/admin/users/{admin.id}", data={"roles": ["proposer"]}, follow_redirects=True)
+    assert "You cannot remove your own admin role." in page.get_data(as_text=True)
+    page = client.post(f"/admin/users/{admin.id}", data={}, follow_redirects=True)
+    assert "Choose at least one role." in page.get_data(as_text=True)
+    page = client.post(f"/admin/users/{admin.id}/activation", follow_redirects=True)
+    assert "You cannot deactivate your own account." in page.get_data(as_text=True)
+    db.session.expire_all()
+    me = db.session.get(User, admin.id)
+    assert me.active is True and me.roles == {Role.ADMIN}
+
+
 def test_admin_user_list_filters(make_user, login):
     admin = make_user(Role.ADMIN, name="Root")
     make_user(Role.EXPERT, name="Quyên Expert", email="quyen@example.org")
