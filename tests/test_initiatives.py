@@ -205,6 +205,21 @@ def _docx() -> bytes:
     return buffer.getvalue()
 
 
+def _xlsx() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        stamp = (2026, 1, 1, 0, 0, 0)
+        archive.writestr(zipfile.ZipInfo("[Content_Types].xml", stamp), '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>')
+        archive.writestr(zipfile.ZipInfo("xl/workbook.xml", stamp), '<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>')
+    return buffer.getvalue()
+
+
+def _jpeg() -> bytes:
+    """The start of a JFIF file: what the type check reads."""
+    return (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+            + b"\x00" * 64 + b"\xff\xd9")
+
+
 def _upload(client, initiative, content, name):
     return client.post(f"/initiatives/{initiative.id}/attachments",
                        data={"file": (io.BytesIO(content), name)}, content_type="multipart/form-data")
@@ -213,6 +228,8 @@ def _upload(client, initiative, content, name):
 @pytest.mark.parametrize("maker, name, expected_name", [
     (_pdf, "đề xuất.pdf", "đề xuất.pdf"), (_png, "sơ đồ.png", "sơ đồ.png"),
     (_docx, "plan.docx", "plan.docx"), (_pdf, "report.txt", "report.pdf"),
+    (_xlsx, "ngân sách.xlsx", "ngân sách.xlsx"), (_jpeg, "ảnh hiện trường.jpeg", "ảnh hiện trường.jpg"),
+    (_xlsx, "budget.pdf", "budget.xlsx"),
 ])
 def test_attachments_of_allowed_kinds_are_kept_and_downloaded(people, make_initiative, login, app,
                                                              maker, name, expected_name):
