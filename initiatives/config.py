@@ -29,6 +29,9 @@ class DefaultConfig:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
+    # Behind a reverse proxy: how many proxies to trust for X-Forwarded-For/-Proto/-Host
+    # (0: none, the socket's peer is the client; rate limits and audit use that address).
+    PROXY_FIX = 0
     API_RATE_LIMIT = "120 per minute"
 
     # Mail: without MAIL_SERVER, messages go to the outbox table only

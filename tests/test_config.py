@@ -46,3 +46,16 @@ def test_development_allows_plain_http_cookies(tmp_path, monkeypatch):
     monkeypatch.setenv("PORTAL_ENV", "development")
     app = create_app()
     assert app.config["SESSION_COOKIE_SECURE"] is False
+
+
+@pytest.mark.parametrize("hops, seen", [(0, "127.0.0.1"), (1, "203.0.113.9")])
+def test_forwarded_addresses_are_trusted_only_when_a_proxy_is_configured(tmp_path, monkeypatch, hops, seen):
+    from flask import request
+
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"TESTING": True, "SECRET_KEY": "x" * 32, "PROXY_FIX": hops,
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}"})
+    app.add_url_rule("/_test/peer", "peer", lambda: f"{request.remote_addr} {request.scheme}")
+    answer = app.test_client().get("/_test/peer", headers={"X-Forwarded-For": "203.0.113.9",
+                                                            "X-Forwarded-Proto": "https"})
+    assert answer.get_data(as_text=True) == f"{seen} {'https' if hops else 'http'}"
