@@ -41,13 +41,19 @@ def nav_items() -> list[dict]:
     for extra in extra_nav_items:
         items.extend(extra(current_user))
     if current_user.is_admin:
-        items += [
-            item("admin.index", _("Admin")),
+        # The management pages share one drop-down, so that an admin's menu fits on one line.
+        managed = [entry for entry in items if entry.get("group") == "admin"]
+        items = [entry for entry in items if entry.get("group") != "admin"]
+        children = [
+            {**item("admin.index", _("Overview")), "exact": True},
+            *managed,
             item("proposals.admin_list", _("All initiatives")),
             item("admin.users", _("Users")),
             item("demands.admin_list", _("Demands")),
             item("experts.admin_list", _("Experts")),
         ]
+        items.append({"label": _("Administration"), "children": children,
+                      "prefix": tuple(child["prefix"] for child in children)})
     return items
 
 

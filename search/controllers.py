@@ -80,5 +80,6 @@ def init_app(app) -> None:
 
 def find_experts_nav(user):
     if user.is_authenticated and user.is_admin:
-        return [{"url": "/matching/experts", "label": _l("Find experts"), "prefix": "/matching"}]
+        return [{"url": "/matching/experts", "label": _l("Find experts"), "prefix": "/matching",
+                 "group": "admin"}]
     return []

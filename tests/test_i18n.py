@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
 from initiatives.models import Role
@@ -16,6 +17,21 @@ def test_the_vietnamese_catalogue_is_complete():
     fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
     assert untranslated == [] and fuzzy == []
     assert len(catalog) > 300
+
+
+def test_every_string_in_the_code_is_in_the_catalogue(tmp_path):
+    """A string added to the code without `make messages` would show in English to everyone."""
+    root = CATALOGUE.parents[4]
+    template = tmp_path / "messages.pot"
+    CommandLineInterface().run(["pybabel", "-q", "extract", "-F", str(root / "babel.cfg"), "-k", "_l",
+                                "-k", "lazy_gettext", "-k", "ngettext", "-k", "_mark",
+                                "-o", str(template), str(root)])
+    with open(template, "rb") as f:
+        in_code = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+    with open(CATALOGUE, "rb") as f:
+        translated = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f, locale="vi") if m.id}
+    assert len(in_code) > 300
+    assert sorted(in_code - translated) == []
 
 
 def test_switching_the_interface_to_vietnamese(client, db):

@@ -299,7 +299,7 @@ def connections_nav(user):
         return []
     if user.is_admin:
         return [{"url": url_for("connections.admin_list"), "label": _l("Connections"),
-                 "prefix": url_for("connections.admin_list")}]
+                 "prefix": url_for("connections.admin_list"), "group": "admin"}]
     if user.has_role(Role.DEMAND_OWNER) or user.has_role(Role.PROPOSER):
         url = url_for("connections.mine")
         return [{"url": url, "label": _l("My connections"), "prefix": url}]

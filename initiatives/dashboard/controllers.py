@@ -87,7 +87,8 @@ def dashboard_nav(user):
     from flask_babel import lazy_gettext as _l
 
     if user.is_authenticated and user.is_admin:
-        return [{"url": "/admin/dashboard", "label": _l("Dashboard"), "prefix": "/admin/dashboard"}]
+        return [{"url": "/admin/dashboard", "label": _l("Dashboard"), "prefix": "/admin/dashboard",
+                 "group": "admin"}]
     return [{"url": "/figures", "label": _l("Figures"), "prefix": "/figures"}]
 
 

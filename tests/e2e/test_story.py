@@ -1,42 +1,72 @@
-"""The portal's whole story in a real browser: a proposer registers and submits an initiative with
-a PDF; the admin screens it and confirms the matcher's reviewers; three experts accept and score
-(one declines and is replaced in one click); the admin asks for a revision; the proposer revises;
-the round-2 reviewers see what changed; the admin accepts; a demand owner asks to connect, the
+"""The portal's whole story in a real browser, on the demo data: a newcomer registers as a
+proposer, writes an initiative for the demo call, attaches a PDF, submits it and reads the portal in
+Vietnamese; the demo admin sees it with its audit trail, screens it and confirms the matcher's
+proposal for the call; three demo experts accept and score (one declines and is replaced in one
+click); the admin reads the calibrated ranking and asks for a revision; the proposer revises; the
+round-2 reviewers see what changed; the admin accepts; the demo demand owner asks to connect, the
 proposer accepts, and the adoption is recorded. Each step checks what the person sees."""
 
 import re
 
 import pytest
 
-from initiatives.models import Role
-from review import operations as review_operations
+from initiatives.demo import DEMO_PASSWORD
+from initiatives.models import Call, Demand, DemandState, ExpertProfile, User
+from initiatives.taxonomy import provinces
 from tests.e2e.conftest import badge, expect, flash, tiny_pdf
-from tests.review.conftest import PANEL, make_expert
 
 pytestmark = pytest.mark.e2e
 
-CALL_TITLE = "Green agriculture 2027"
 TITLE = "Cảm biến độ ẩm đất cho ruộng lúa"
 DESCRIPTION = "A network of **solar** sensors and an SMS service for the Mekong delta."
 PILOT = "Field pilot: 20 ha in Sóc Trăng, 2027."
+ADMIN, OWNER = "admin@demo.vn", "owner@demo.vn"
 
 
 @pytest.fixture
-def cast(make_user, make_demand, db):
-    """Who is already on the portal: an admin with an open call, five experts who know rice
-    irrigation, and a demand owner with an open demand."""
-    admin = make_user(Role.ADMIN, email="admin@example.org", name="Admin Hoa")
-    call = review_operations.create_call(admin, title=CALL_TITLE, reviewers_per_initiative=3,
-                                         default_max_load=5, review_days=14, blind_mode="single",
-                                         reviewers_see_others=False)
-    db.session.commit()
-    experts = {name: make_expert(make_user, name, org, bio, keywords, [publication]).user.email
-               for name, org, bio, keywords, publication in PANEL}
-    owner = make_user(Role.DEMAND_OWNER, email="owner@example.org", name="Phạm Dung",
-                      organisation="Công ty Nông sản Lào Cai")
-    demand = make_demand(owner)
-    return {"admin": admin.email, "experts": experts, "owner": owner.email,
-            "demand": demand.title, "call": call.id}
+def demo(runner, db):
+    """The demo portal (`flask demo`, then `flask match embed`): its call besides the standing
+    one, its experts by the name the admin sees, and the demo demand owner's open demand."""
+    for command in (["demo"], ["match", "embed"]):
+        result = runner.invoke(args=command)
+        assert result.exit_code == 0, result.output
+    call = Call.query.filter_by(slug="green-agriculture-2027").one()
+    owner = User.query.filter_by(email=OWNER).one()
+    demand = Demand.query.filter_by(owner_id=owner.id, state=DemandState.OPEN).order_by(Demand.id).first()
+    experts = {p.name: p.user.email for p in ExpertProfile.query if p.user is not None}
+    assert len(experts) >= 40 and demand is not None
+    return {"call": call.id, "call_title": call.title, "experts": experts, "demand": demand.title,
+            "demand_province": provinces()[demand.province].name_en, "can_tho": provinces()["can-tho"].name_en}
+
+
+def in_english(stage, email):
+    """A window in which a demo account (they read the portal in Vietnamese) has signed in and
+    switched the interface to English with the language switch."""
+    page = stage.signed_in(email, DEMO_PASSWORD)
+    page.locator("nav").get_by_role("link", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    return page
+
+
+def dashboard(admin, demo):
+    """What the admin's dashboard shows, read off its charts' tooltips once they are drawn:
+    initiatives in Cần Thơ and adoptions in the demand's province (the grid of the 34 units),
+    initiatives that reached a decision (the review funnel), adopted connections (the matches)."""
+    admin.locator("nav").get_by_role("button", name="Administration").click()
+    admin.locator("nav .dropdown-menu").get_by_role("link", name="Dashboard").click()
+    expect(admin.get_by_role("heading", level=1)).to_have_text("Dashboard")
+
+    def tooltip(card, pattern):
+        expect(admin.locator(f"#card-{card} .chart-loading")).to_have_count(0)  # drawn from its JSON
+        found = [re.search(pattern, text) for text in admin.locator(f"#card-{card} title").all_text_contents()]
+        return next((int(match.group(1)) for match in found if match), 0)
+
+    return {
+        "initiatives in can-tho": tooltip("provinces", rf"^{re.escape(demo['can_tho'])} — Initiatives: (\d+)"),
+        "adoptions": tooltip("provinces", rf"^{re.escape(demo['demand_province'])} — .*Adoptions: (\d+)"),
+        "decided": tooltip("funnel", r"^Decided: (\d+)$"),
+        "adopted": tooltip("matches", r"^Adopted · Connections: (\d+)$"),
+    }
 
 
 def reviewer_names(admin, initiative_id):
@@ -71,7 +101,11 @@ def open_invitation(page, title, round_number):
     expect(page.locator("#invitation")).to_contain_text("Will you review this initiative?")
 
 
-def test_from_registration_to_adoption(stage, cast):
+def test_from_registration_to_adoption(stage, demo):
+    # 0. The demo admin glances at the dashboard (the story ends by reading it again).
+    admin = in_english(stage, ADMIN)
+    before = dashboard(admin, demo)
+
     # 1. A proposer registers, in English.
     proposer = stage.window()
     proposer.goto("/")
@@ -102,7 +136,7 @@ def test_from_registration_to_adoption(stage, cast):
     proposer.get_by_label("Organisation", exact=True).fill("Đại học Cần Thơ")
     proposer.get_by_label("Team members").fill("Nguyễn Văn An\nTrần Thị Bình")
     proposer.get_by_label("Requested budget (VND)").fill("1500000000")
-    proposer.get_by_label("Call").select_option(label=CALL_TITLE)
+    proposer.get_by_label("Call").select_option(label=demo["call_title"])
     stage.shot(proposer, "01-new-initiative")
     proposer.get_by_role("button", name="Save draft").click()
     flash(proposer, "Your draft is saved.")
@@ -122,31 +156,48 @@ def test_from_registration_to_adoption(stage, cast):
     badge(proposer, "In screening")
     stage.shot(proposer, "02-submitted")
 
-    # 3. The admin screens it, runs the matcher for the call and confirms its proposal.
-    admin = stage.signed_in(cast["admin"])
+    # 2b. They switch the interface to Vietnamese (and back: the story goes on in English).
+    proposer.locator("nav").get_by_role("link", name="Tiếng Việt").click()
+    expect(proposer.locator("html")).to_have_attribute("lang", "vi")
+    expect(proposer.locator("nav").get_by_role("link", name="Sáng kiến của tôi")).to_be_visible()
+    expect(proposer.get_by_role("heading", level=1)).to_have_text(TITLE)
+    stage.shot(proposer, "02-submitted-vi")
+    proposer.locator("nav").get_by_role("link", name="English").click()
+    expect(proposer.locator("html")).to_have_attribute("lang", "en")
+
+    # 3. The demo admin sees it with its audit trail, screens it, runs the matcher for the
+    # demo call (the new initiative and the call's others waiting for reviewers) and confirms.
+    admin.goto(f"/initiatives/{initiative_id}")
+    history = admin.locator("#history")
+    for action in ("initiative.created", "initiative.attachment_added", "initiative.submitted",
+                   "initiative.entered_screening"):
+        expect(history).to_contain_text(action)
+    expect(history).to_contain_text("Nguyễn Văn An")
+    stage.shot(admin, "03-audit-trail")
     admin.goto("/review/screening")
     item = admin.locator(f"#screen-{initiative_id}")
     expect(item).to_contain_text(TITLE)
     expect(item).to_contain_text("Nguyễn Văn An")
     item.get_by_role("button", name="Pass screening").click()
     flash(admin, f"“{TITLE}” passed screening and waits for its reviewers.")
-    expect(admin.locator("#screening-empty")).to_be_visible()
+    expect(item).to_have_count(0)
 
     admin.goto("/review/calls")
-    admin.locator(f"#call-{cast['call']}").get_by_role("link", name="Assignment").click()
+    admin.locator(f"#call-{demo['call']}").get_by_role("link", name="Assignment").click()
     admin.get_by_role("button", name="Compute the proposal").click()
-    flash(admin, "Proposed 3 assignments for 1 initiatives")
+    flash(admin, "Proposed ")
+    expect(admin.locator("#uncovered")).to_have_count(0)
     proposal = admin.locator(".proposal-initiative", has_text=TITLE)
     expect(proposal.locator("tbody tr")).to_have_count(3)
     stage.shot(admin, "03-assignment-proposal")
     admin.get_by_role("button", name="Confirm and invite the reviewers").click()
-    flash(admin, "3 invitations are sent; the initiatives are now under review.")
+    flash(admin, "invitations are sent; the initiatives are now under review.")
 
     # 4. One invited expert declines; the admin invites the next best in one click.
     invited = reviewer_names(admin, initiative_id)
-    assert len(invited) == 3 and set(invited) <= set(cast["experts"])
+    assert len(invited) == 3 and set(invited) <= set(demo["experts"])
     experts = {}
-    decliner = stage.signed_in(cast["experts"][invited[2]])
+    decliner = in_english(stage, demo["experts"][invited[2]])
     open_invitation(decliner, TITLE, 1)
     decliner.get_by_label("Why do you decline?").fill("Travelling all month.")
     decliner.get_by_role("button", name="Decline").click()
@@ -164,7 +215,7 @@ def test_from_registration_to_adoption(stage, cast):
 
     # 5. The three accept and score through the rubric.
     for n, name in enumerate(reviewers):
-        expert = experts[name] = stage.signed_in(cast["experts"][name])
+        expert = experts[name] = in_english(stage, demo["experts"][name])
         open_invitation(expert, TITLE, 1)
         expert.get_by_role("button", name="Accept").click()
         flash(expert, "Thank you: the review is yours.")
@@ -175,7 +226,7 @@ def test_from_registration_to_adoption(stage, cast):
 
     # 6. The admin reads the call's ranking (sorted by the calibrated total), then the
     # initiative's results, and asks for a revision.
-    admin.goto(f"/review/calls/{cast['call']}/ranking")
+    admin.goto(f"/review/calls/{demo['call']}/ranking")
     ranking = admin.locator("#ranking")
     expect(ranking).to_contain_text("Calibrated")
     ranking.get_by_role("link", name="Calibrated").click()
@@ -242,10 +293,10 @@ def test_from_registration_to_adoption(stage, cast):
     expect(visitor.get_by_role("heading", level=1)).to_have_text(TITLE)
 
     # 10. A demand owner asks to connect; the proposer accepts; the adoption is recorded.
-    owner = stage.signed_in(cast["owner"])
+    owner = in_english(stage, OWNER)
     owner.goto(f"/initiatives/{initiative_id}")
     request = owner.locator("#request-connection")
-    request.get_by_label("Your demand").select_option(label=cast["demand"])
+    request.get_by_label("Your demand").select_option(label=demo["demand"])
     request.get_by_label("Message to the proposer").fill("We grow oranges in Lào Cai and need this.")
     request.get_by_role("button", name="Request a connection").click()
     flash(owner, "Your request is sent.")
@@ -254,14 +305,14 @@ def test_from_registration_to_adoption(stage, cast):
     expect(owner.locator("main")).not_to_contain_text("an@example.org")
 
     proposer.goto("/connections/mine")
-    proposer.get_by_role("link", name=cast["demand"]).first.click()
+    proposer.get_by_role("link", name=demo["demand"]).first.click()
     expect(proposer.locator("#request-message")).to_have_text("We grow oranges in Lào Cai and need this.")
-    expect(proposer.locator("main")).not_to_contain_text("owner@example.org")
+    expect(proposer.locator("main")).not_to_contain_text(OWNER)
     stage.shot(proposer, "09-connection-request")
     proposer.get_by_label("Message to the other side (optional)").fill("Happy to talk.")
     proposer.get_by_role("button", name="Accept").click()
     flash(proposer, "The connection is now: Accepted.")
-    expect(proposer.locator("#contacts")).to_contain_text("owner@example.org")
+    expect(proposer.locator("#contacts")).to_contain_text(OWNER)
 
     owner.reload()
     expect(owner.locator("#contacts")).to_contain_text("an@example.org")
@@ -277,5 +328,10 @@ def test_from_registration_to_adoption(stage, cast):
     stage.shot(owner, "10-adopted")
     visitor.reload()
     expect(visitor.locator("#adoption-history")).to_contain_text("Pilot")
+
+    # 11. The admin's dashboard counts it: in the grid of provinces, the funnel and the matches.
+    after = dashboard(admin, demo)
+    stage.shot(admin, "11-dashboard")
+    assert after == {key: value + 1 for key, value in before.items()}, (before, after)
 
     assert stage.dialogs == []
