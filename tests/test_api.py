@@ -1,5 +1,7 @@
 """The JSON API: tokens, public and admin views, matches, connections, errors, limits, the document."""
 
+import re
+
 import pytest
 
 from initiatives.api import tokens
@@ -165,6 +167,24 @@ class TestRateLimits:
         assert "Retry-After" in response.headers
         # Another token has its own allowance.
         assert client.get("/api/v1/initiatives", headers=catalogue["auth"]["admin"]).status_code == 200
+
+
+def test_the_document_describes_every_route_of_the_api(app, client):
+    """Each URL rule under /api/v1 (but the document and its page) is in the document, with each
+    of its methods; and the document describes nothing the portal does not serve."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint.startswith("api-docs"):
+            continue
+        if rule.rule in ("/api/v1/openapi.json", "/api/v1/docs") or rule.rule.startswith("/api/v1/docs/"):
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        served |= {(path, method.lower()) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    documented = {(path, method) for path, item in spec["paths"].items() for method in item
+                  if method in ("get", "post", "put", "patch", "delete")}
+    assert len(served) >= 18
+    assert served == documented
 
 
 def test_the_document_and_its_page(client):

@@ -61,10 +61,12 @@ def test_from_request_to_adoption(story, login, db):
     mail = OutboxMessage.query.filter_by(recipient="proposer@example.org").one()
     assert_absent(mail.subject + mail.body, HIDDEN_OWNER)
     assert "We grow oranges" in mail.body
-    for page in (f"/connections/{connection.id}", f"/initiatives/{story['initiative'].id}",
-                 "/connections/mine", "/notifications"):
-        text = proposer.get(page).get_data(as_text=True)
-        assert_absent(text, HIDDEN_OWNER)
+    pages = (f"/connections/{connection.id}", f"/initiatives/{story['initiative'].id}",
+             "/connections/mine", "/notifications", f"/demands/{story['demand'].id}", "/demands/open")
+    for page in pages:
+        response = proposer.get(page)
+        assert response.status_code == 200, page
+        assert_absent(response.get_data(as_text=True), HIDDEN_OWNER)
     owner_view = owner.get(f"/connections/{connection.id}").get_data(as_text=True)
     assert_absent(owner_view, HIDDEN_PROPOSER)
     assert "Contact details are shown" in owner_view
@@ -75,6 +77,10 @@ def test_from_request_to_adoption(story, login, db):
     mail = OutboxMessage.query.filter_by(recipient="owner@example.org").one()
     assert "proposer@example.org" in mail.body and "Nguyễn Văn An" in mail.body
     assert "owner@example.org" in proposer.get(f"/connections/{connection.id}").get_data(as_text=True)
+    for page in (f"/demands/{story['demand'].id}", "/demands/open"):  # the organisation, now agreed
+        assert "Công ty Nông sản Lào Cai" in proposer.get(page).get_data(as_text=True), page
+    assert_absent(login(story["other"]).get(f"/demands/{story['demand'].id}").get_data(as_text=True),
+                  HIDDEN_OWNER)
     assert "proposer@example.org" in owner.get(f"/connections/{connection.id}").get_data(as_text=True)
 
     assert owner.post(f"/connections/{connection.id}/discuss").status_code == 302

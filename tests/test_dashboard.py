@@ -152,10 +152,10 @@ def test_the_call_filter(portal, login, db):
     assert {r["province"]: r["adoptions"] for r in rows}["lao-cai"] == 0
 
 
-def test_reviewer_load_and_scores(portal, login, db, make_user, monkeypatch):
+def test_reviewer_load_and_scores(portal, login, db, make_user):
     from initiatives.experts import operations as experts
     from initiatives.models import Role
-    from review.models import Assignment
+    from review.models import Assignment, Criterion, Review, ReviewScore, Rubric
 
     user = make_user(Role.EXPERT, name="Reviewer One")
     profile = experts.profile_for(user)
@@ -169,9 +169,30 @@ def test_reviewer_load_and_scores(portal, login, db, make_user, monkeypatch):
                      "overdue": 1, "declined": 0, "max_load": profile.max_load}]
     rows, data = chart(login(portal["admin"]), "scores")
     assert rows == [] and data["note"]
-    monkeypatch.setattr(figures, "review_scores", lambda filters: [("novelty", 4), ("novelty", 5), ("impact", 2)])
+
+    # Three reviews score a rubric of two criteria: two submitted in the period, one still a draft,
+    # and one submitted after the period; only the two count.
+    rubric = Rubric(title="Scores")
+    rubric.criteria = [Criterion(key="novelty", name_en="Novelty", name_vi="Tính mới", position=0),
+                       Criterion(key="impact", name_en="Impact", name_vi="Tác động", position=1)]
+    db.session.add(rubric)
+    given = [("2026-03-10T00:00:00", 4, 2), ("2026-03-11T00:00:00", 5, 3), (None, 1, 1), ("2026-06-01T00:00:00", 1, 1)]
+    for submitted, novelty, impact in given:
+        assignment = Assignment(initiative_id=portal["adopted"].id, expert_id=profile.id, state="submitted",
+                                created_at=at("2026-03-05T00:00:00"))
+        review = Review(assignment=assignment, rubric=rubric, submitted_at=submitted and at(submitted))
+        review.score_rows = [ReviewScore(criterion=rubric.criteria[0], value=novelty),
+                             ReviewScore(criterion=rubric.criteria[1], value=impact)]
+        db.session.add(review)
+    db.session.commit()
     rows, _data = chart(login(portal["admin"]), "scores")
-    assert rows[1] == {"criterion": "novelty", "1": 0, "2": 0, "3": 0, "4": 1, "5": 1, "reviews": 2, "mean": 4.5}
+    assert rows == [
+        {"criterion": "impact", "name": "Impact", "1": 0, "2": 1, "3": 1, "4": 0, "5": 0, "reviews": 2, "mean": 2.5},
+        {"criterion": "novelty", "name": "Novelty", "1": 0, "2": 0, "3": 0, "4": 1, "5": 1, "reviews": 2, "mean": 4.5}]
+    client = login(portal["admin"])
+    client.get("/lang/vi")
+    rows, _data = chart(client, "scores")
+    assert [row["name"] for row in rows] == ["Tác động", "Tính mới"]
 
 
 def test_csv_is_the_json(portal, login):

@@ -328,50 +328,39 @@ def reviewer_load(filters: Filters) -> Chart:
                   {"key": "submitted", "label": _l("Submitted")}, {"key": "overdue", "label": _l("Overdue")}])
 
 
-def review_scores(filters: Filters) -> list[tuple[str, float]]:
-    """(criterion, score) of every submitted review in the period and call; [] while the review
-    area has no reviews (its Review model may not exist yet)."""
-    try:
-        from review.models import Review
-    except ImportError:
-        return []
-    found = []
-    try:
-        query = Review.query
-        if hasattr(Review, "submitted_at"):
-            query = query.filter(Review.submitted_at.isnot(None))
-        for review in query.all():
-            assignment = getattr(review, "assignment", None)
-            if filters.call_id and getattr(assignment, "call_id", None) != filters.call_id:
-                continue
-            when = getattr(review, "submitted_at", None) or getattr(review, "updated_at", None)
-            if when is not None and not filters.covers(when):
-                continue
-            scores = getattr(review, "scores", None)
-            if isinstance(scores, dict):
-                for criterion, value in scores.items():
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        found.append((str(criterion), float(value)))
-    except Exception:  # noqa: BLE001  (an area still being built must never break the dashboard)
-        db.session.rollback()
-        return []
-    return found
+def review_scores(filters: Filters) -> list[tuple[str, str, int]]:
+    """(criterion key, criterion name, value) of every score of a review submitted in the period
+    (and call). The key is stable across versions of a rubric, so their scores pool."""
+    from review.models import Assignment, Criterion, Review, ReviewScore
+
+    query = (db.session.query(Criterion, ReviewScore.value, Review.submitted_at)
+             .select_from(ReviewScore)
+             .join(Review, ReviewScore.review_id == Review.id)
+             .join(Criterion, ReviewScore.criterion_id == Criterion.id)
+             .filter(Review.submitted_at.isnot(None)))
+    if filters.call_id:
+        query = (query.join(Assignment, Review.assignment_id == Assignment.id)
+                 .filter(Assignment.call_id == filters.call_id))
+    return [(criterion.key, criterion.name, value) for criterion, value, submitted in query
+            if filters.covers(submitted)]
 
 
 def scores(filters: Filters) -> Chart:
     """Per criterion of the rubrics: how many reviews gave each score, their number and mean."""
     per_criterion: dict[str, list[float]] = {}
-    for criterion, value in review_scores(filters):
-        per_criterion.setdefault(criterion, []).append(value)
+    names: dict[str, str] = {}
+    for key, name, value in review_scores(filters):
+        per_criterion.setdefault(key, []).append(value)
+        names.setdefault(key, name)
     values = sorted({int(round(v)) for vs in per_criterion.values() for v in vs}) or [1, 2, 3, 4, 5]
     low, high = min(values[0], 1), max(values[-1], 5)
     scale = list(range(low, high + 1))
     rows = []
-    for criterion, given in sorted(per_criterion.items()):
+    for key, given in sorted(per_criterion.items()):
         counts = [sum(1 for v in given if int(round(v)) == point) for point in scale]
-        rows.append([criterion, *counts, len(given), round(statistics.fmean(given), 2)])
+        rows.append([key, names[key], *counts, len(given), round(statistics.fmean(given), 2)])
     return Chart("scores", _l("Score distributions per criterion"), "histograms",
-                 ["criterion", *[str(p) for p in scale], "reviews", "mean"], rows,
+                 ["criterion", "name", *[str(p) for p in scale], "reviews", "mean"], rows,
                  [{"key": str(p), "label": str(p)} for p in scale],
                  note="" if rows else _l("No submitted review scores yet."))
 

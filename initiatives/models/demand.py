@@ -61,6 +61,25 @@ class Demand(db.Model):
             return True
         return self.status == DemandState.OPEN
 
+    def organisation_for(self, user) -> str:
+        """The owner's organisation is one of the contact details (DESIGN section 2): the owner and
+        admins see it, and a proposer once both sides agreed on a connection to this demand; for
+        anyone else the demand speaks without it (as the API does)."""
+        if not self.organisation or self.can_edit(user):
+            return self.organisation
+        if not (user and user.is_authenticated):
+            return ""
+        try:
+            from ..connections.models import Connection
+        except ImportError:  # the portal without its connections package
+            return ""
+        from .initiative import Initiative
+
+        agreed = (db.session.query(Connection.id).join(Initiative, Connection.initiative_id == Initiative.id)
+                  .filter(Connection.demand_id == self.id, Initiative.proposer_id == user.id,
+                          Connection.agreed_at.isnot(None)).first())
+        return self.organisation if agreed else ""
+
     def can_edit(self, user) -> bool:
         """Whether ``user`` may change or move this demand."""
         return self.is_owner(user) or bool(user and user.is_authenticated and user.has_role(Role.ADMIN))

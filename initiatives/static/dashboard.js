@@ -177,7 +177,7 @@
   function histograms(box, data) {
     if (!data.rows.length) { return empty(box, data); }
     var keys = data.series.map(function (s) { return s.key; });
-    var cell = 150, height = 120, perRow = 4;
+    var cell = 180, height = 120, perRow = 4, nameAt = column(data, "name");
     var chart = svg(box, perRow * cell, Math.ceil(data.rows.length / perRow) * (height + 10));
     data.rows.forEach(function (row, i) {
       var x0 = (i % perRow) * cell, y0 = Math.floor(i / perRow) * (height + 10);
@@ -186,10 +186,10 @@
       counts.forEach(function (n, k) {
         var h = (height - 40) * n / top;
         tip(el("rect", {x: x0 + 10 + k * step, y: y0 + height - 25 - h, width: step - 3, height: h, "class": "series-0"}, chart),
-            row[0] + " · " + keys[k] + ": " + n);
+            row[nameAt] + " · " + keys[k] + ": " + n);
         el("text", {x: x0 + 10 + k * step + step / 2, y: y0 + height - 12, "class": "chart-tick", "text-anchor": "middle"}, chart, keys[k]);
       });
-      el("text", {x: x0 + 10, y: y0 + 12, "class": "chart-label"}, chart, row[0] + " (" + row[column(data, "mean")] + ")");
+      el("text", {x: x0 + 10, y: y0 + 12, "class": "chart-label"}, chart, row[nameAt] + " (" + row[column(data, "mean")] + ")");
     });
   }
 
