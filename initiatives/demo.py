@@ -5,14 +5,25 @@ derived from its position in the files, so running the loader twice changes noth
 """
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from .accounts import operations as accounts
 from .demands import operations as demands
 from .experts import operations as experts
 from .extensions import db
-from .models import Call, Demand, DemandState, ExpertProfile, Initiative, InitiativeState, Role
+from .models import (
+    AuditEvent,
+    Call,
+    Demand,
+    DemandState,
+    ExpertProfile,
+    Initiative,
+    InitiativeState,
+    InitiativeVersion,
+    Role,
+)
+from .models.user import utcnow
 from .proposals import operations as proposals
 
 DEMO = Path(__file__).parent / "data" / "demo"
@@ -131,7 +142,37 @@ def _initiative(index: int, entry: dict, admin, call) -> int:
             proposals.transition(initiative, step, actor=proposer if step == S.WITHDRAWN else admin,
                                  action=f"demo.{step.value}")
     db.session.flush()
+    _spread_over_the_year(initiative, index)
     return 1
+
+
+def _spread_over_the_year(initiative: Initiative, index: int) -> None:
+    """Give each demo initiative its own past: it starts on a day of the last ten months and takes
+    some days per step, so the dashboard's months and median days show something (loading them
+    all in one second put every submission in one month and every median at 0)."""
+    when = utcnow() - timedelta(days=60 + (index * 37) % 270, hours=(index * 5) % 24)
+    events = (AuditEvent.query.filter_by(object_type="initiative", object_id=initiative.id)
+              .order_by(AuditEvent.id).all())
+    for step, event in enumerate(events):
+        if step:
+            when += timedelta(days=(index + 3 * step) % 9 + 1, hours=(7 * step) % 24)
+        event.created_at = when
+        if step == 0:
+            initiative.created_at = when
+        if event.after_state == S.SUBMITTED.value:
+            initiative.submitted_at = when
+        if event.before_state == S.SCREENING.value and initiative.screened_at is not None:
+            initiative.screened_at = when
+        if event.after_state in (S.ACCEPTED.value, S.REJECTED.value, S.REVISION_REQUESTED.value):
+            initiative.decided_at = when
+    if initiative.screened_at is not None and initiative.submitted_at is not None:
+        # Passed screening but waiting for reviewers: screened two days after submission.
+        initiative.screened_at = max(initiative.screened_at, initiative.submitted_at)
+        if initiative.screened_at == initiative.submitted_at:
+            initiative.screened_at += timedelta(days=2)
+    for version in InitiativeVersion.query.filter_by(initiative_id=initiative.id):
+        version.submitted_at = initiative.submitted_at or version.submitted_at
+    initiative.updated_at = when
 
 
 def _demand(index: int, entry: dict) -> int:
@@ -151,5 +192,6 @@ def _demand(index: int, entry: dict) -> int:
     state = DemandState(entry.get("state", "open"))
     if state != DemandState.OPEN:
         demands.move_demand(demand, state, owner)
+    demand.created_at = demand.updated_at = utcnow() - timedelta(days=15 + (index * 23) % 200)
     db.session.flush()
     return 1

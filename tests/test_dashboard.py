@@ -112,6 +112,8 @@ def test_every_province_has_its_row_and_place_on_the_grid(portal, login):
     assert by_slug["ca-mau"] == {**by_slug["ca-mau"], "initiatives": 0, "demands": 0, "adoptions": 0,
                                  "activity": 0, "level": 0}
     assert by_slug["ha-noi"]["initiatives"] == 0  # a draft is not a submission
+    assert len({r["short"] for r in rows}) == 34  # each unit's label on the grid is its own
+    assert (by_slug["lai-chau"]["short"], by_slug["lao-cai"]["short"]) == ("LCh", "LC")
     places = {(r["row"], r["col"]) for r in rows}
     assert len(places) == 34  # no two units on the same tile
 

@@ -1,6 +1,7 @@
 """The demo data loads completely, passes the same checks as user input, and loads only once."""
 
 from initiatives import demo
+from initiatives.dashboard import figures
 from initiatives.models import (
     Call,
     Demand,
@@ -48,3 +49,25 @@ def test_demo_accounts_can_sign_in_and_work(runner, client, db):
     mine = Initiative.query.join(User, Initiative.proposer_id == User.id).filter(User.email == "proposer@demo.vn")
     assert mine.count() >= 1
     assert mine.first().title in page.get_data(as_text=True)
+
+
+def test_the_demo_has_a_past_the_dashboard_can_show(runner, db, app):
+    """The demo initiatives are spread over the last months, each taking days per step, so the
+    dashboard's default period holds them all, in many months, with real median days."""
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.test_request_context():
+        period = figures.parse_filters({})
+        submissions = figures.submissions(period)
+        funnel = {row[0]: row for row in figures.funnel(period).rows}
+    submitted = [i for i in Initiative.query if i.submitted_at is not None]
+    assert all(period.covers(i.submitted_at) for i in submitted)
+    assert sum(1 for row in submissions.rows if row[-1]) >= 6  # months with submissions
+    assert funnel["submitted"][2] == len(submitted)
+    medians = [row[4] for row in funnel.values() if row[4] is not None]
+    assert medians and all(m >= 0 for m in medians) and max(medians) >= 1
+    for initiative in submitted:
+        assert initiative.created_at <= initiative.submitted_at
+        if initiative.screened_at is not None:
+            assert initiative.submitted_at <= initiative.screened_at
+        if initiative.decided_at is not None:
+            assert initiative.submitted_at < initiative.decided_at

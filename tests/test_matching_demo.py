@@ -1,10 +1,13 @@
 """The real model on the demo data: sensible experts and demands, a full conflict-free proposal."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from initiatives.connections.models import Connection
+from initiatives.demo import DEMO_PASSWORD
 from initiatives.models import Call, Demand, ExpertProfile, Initiative
 from review import assign
 from review.models import Assignment
@@ -78,3 +81,54 @@ def test_demo_call_gets_a_full_conflict_free_proposal(demo, db):
     for row in rows:
         loads[row.expert_id] = loads.get(row.expert_id, 0) + 1
     assert all(loads.get(e.id, 0) <= e.max_load for e in experts)
+
+
+def test_the_demo_owner_finds_connects_and_sees_the_adoption_counted(demo, app, db):
+    """Issue 6's story on the demo accounts, through the web client and the API: the demo demand
+    owner finds the demo proposer's accepted initiative on their mandarin demand's page, asks to
+    connect; the proposer accepts; both see each other's contacts and record the adoption; the
+    admin's dashboard counts it in Lào Cai and the API lists it for an admin token."""
+
+    def signed_in(email):
+        client = app.test_client()
+        assert client.post("/login", data={"email": email, "password": DEMO_PASSWORD}).status_code == 302
+        client.get("/lang/en")
+        return client
+
+    demand = Demand.query.filter_by(external_ref="DEMO-DEM-001").one()
+    initiative = Initiative.query.filter_by(external_ref="DEMO-INI-022").one()
+    assert (demand.owner.email, initiative.proposer.email, initiative.state) == \
+        ("owner@demo.vn", "proposer@demo.vn", "accepted")
+    owner, proposer, admin = signed_in("owner@demo.vn"), signed_in("proposer@demo.vn"), signed_in("admin@demo.vn")
+
+    page = owner.get(f"/demands/{demand.id}").get_data(as_text=True)
+    found = re.findall(r'<a href="/initiatives/(\d+)">', page.split('id="matching-initiatives"')[1].split("</ul>")[0])
+    assert str(initiative.id) in found[:3], found
+    response = owner.post("/connections/request", data={
+        "demand_id": demand.id, "initiative_id": initiative.id, "message": "Bảo Yên growers need this."})
+    assert response.status_code == 302
+    row = Connection.query.filter_by(demand_id=demand.id, initiative_id=initiative.id).one()
+    connection = f"/connections/{row.id}"
+    assert "owner@demo.vn" not in proposer.get(connection).get_data(as_text=True)
+    assert "proposer@demo.vn" not in owner.get(connection).get_data(as_text=True)
+
+    assert proposer.post(f"{connection}/accept", data={"note": "Gladly."}).status_code == 302
+    assert "owner@demo.vn" in proposer.get(connection).get_data(as_text=True)
+    assert "proposer@demo.vn" in owner.get(connection).get_data(as_text=True)
+    assert owner.post(f"{connection}/discuss").status_code == 302
+    assert proposer.post(f"{connection}/adopt", data={"outcome": "pilot"}).status_code == 302
+
+    provinces = admin.get("/admin/dashboard/provinces.json").get_json()
+    columns = provinces["columns"]
+    lao_cai = next(dict(zip(columns, r, strict=True)) for r in provinces["rows"] if r[0] == "lao-cai")
+    assert lao_cai["adoptions"] == 1
+    matches = admin.get("/admin/dashboard/matches.json").get_json()
+    assert {r[0]: r[2] for r in matches["rows"]}["adopted"] == 1
+
+    created = admin.post("/account/tokens", data={"name": "curl"})
+    assert created.status_code == 201
+    token = re.search(r'id="new-token"[^>]*>([^<]+)<', created.get_data(as_text=True)).group(1)
+    listing = app.test_client().get("/api/v1/connections?state=adopted",
+                                    headers={"Authorization": f"Bearer {token}"})
+    assert listing.status_code == 200
+    assert [item["id"] for item in listing.get_json()["items"]] == [row.id]

@@ -153,9 +153,11 @@ def by_field(filters: Filters) -> Chart:
 
 # Provinces -----------------------------------------------------------------------------------
 
-def _grid() -> dict[str, tuple[int, int]]:
+def _grid() -> dict[str, tuple[int, int, str]]:
+    """Each unit's place on the map-like grid, and its short label there (unique: Lai Châu "LCh",
+    Lào Cai "LC")."""
     with open(GRID, encoding="utf-8") as f:
-        return {row["slug"]: (int(row["row"]), int(row["col"])) for row in csv.DictReader(f)}
+        return {row["slug"]: (int(row["row"]), int(row["col"]), row["short"]) for row in csv.DictReader(f)}
 
 
 def _connection_model():
@@ -185,11 +187,12 @@ def provinces(filters: Filters) -> Chart:
     rows = []
     for slug, cell in table.items():
         level = 0 if not activity[slug] else max(1, math.ceil(4 * activity[slug] / top))
-        row, col = grid.get(slug, (0, 0))
+        row, col, short = grid.get(slug, (0, 0, slug[:3].upper()))
         rows.append([slug, taxonomy.province_name(slug), cell["initiatives"], cell["demands"], cell["adoptions"],
-                     activity[slug], level, row, col])
+                     activity[slug], level, row, col, short])
     return Chart("provinces", _l("Activity by province and city"), "grid",
-                 ["province", "name", "initiatives", "demands", "adoptions", "activity", "level", "row", "col"], rows,
+                 ["province", "name", "initiatives", "demands", "adoptions", "activity", "level", "row", "col",
+                  "short"], rows,
                  [{"key": "initiatives", "label": _l("Initiatives")}, {"key": "demands", "label": _l("Demands")},
                   {"key": "adoptions", "label": _l("Adoptions")}])
 
@@ -269,7 +272,7 @@ def funnel(filters: Filters) -> Chart:
             reached[key] += 1
             later = [times[k] for k in keys[index + 1:] if k in times]
             if later:
-                durations[key].append((min(later) - times[key]).total_seconds() / 86400)
+                durations[key].append(max(0.0, (min(later) - times[key]).total_seconds() / 86400))
     now = _standing(chosen)
     rows = []
     for key, label in FUNNEL:

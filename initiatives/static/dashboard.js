@@ -109,7 +109,7 @@
       var x = row[colAt] * (size + gap), y = row[rowAt] * (size + gap);
       var group = el("g", {"class": "grid-cell", "data-province": row[0]}, chart);
       el("rect", {x: x, y: y, width: size, height: size, rx: 4, "class": "level-" + row[column(data, "level")]}, group);
-      var short = row[1].split(/\s+/).map(function (w) { return w.charAt(0); }).join("").slice(0, 3);
+      var short = row[column(data, "short")];
       el("text", {x: x + size / 2, y: y + size / 2 + 4, "text-anchor": "middle", "class": "grid-text"}, group, short);
       tip(group, row[1] + " — " + data.series.map(function (s) { return s.label + ": " + row[column(data, s.key)]; }).join(", "));
     });
