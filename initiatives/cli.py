@@ -52,9 +52,15 @@ def list_users():
 @click.command("demo")
 def load_demo():
     """Load the demo accounts, initiatives, demands and experts (safe to run again)."""
+    from review import demo as review_demo
+
     from . import demo
+    from .models import User
 
     created = demo.load()
+    admin = User.query.filter_by(email="admin@demo.vn").first()
+    created["reviews"] = review_demo.load(admin)
+    db.session.commit()
     click.echo("Demo data: " + ", ".join(f"{count} {kind}" for kind, count in created.items())
                + f". Demo accounts use the password {demo.DEMO_PASSWORD!r}.")
 

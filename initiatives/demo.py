@@ -154,6 +154,7 @@ def _spread_over_the_year(initiative: Initiative, index: int) -> None:
     events = (AuditEvent.query.filter_by(object_type="initiative", object_id=initiative.id)
               .order_by(AuditEvent.id).all())
     for step, event in enumerate(events):
+        before = when
         if step:
             when += timedelta(days=(index + 3 * step) % 9 + 1, hours=(7 * step) % 24)
         event.created_at = when
@@ -162,7 +163,7 @@ def _spread_over_the_year(initiative: Initiative, index: int) -> None:
         if event.after_state == S.SUBMITTED.value:
             initiative.submitted_at = when
         if event.before_state == S.SCREENING.value and initiative.screened_at is not None:
-            initiative.screened_at = when
+            initiative.screened_at = before + (when - before) / 2  # passed, then waited for reviewers
         if event.after_state in (S.ACCEPTED.value, S.REJECTED.value, S.REVISION_REQUESTED.value):
             initiative.decided_at = when
     if initiative.screened_at is not None and initiative.submitted_at is not None:
