@@ -266,9 +266,12 @@ def check_files(fix: bool = False, min_age: float = 3600) -> FilesReport:
     ``min_age`` seconds, so that uploads under way are left alone)."""
     import time
 
-    from .models import Attachment
+    from .models import Attachment, InitiativeVersion
 
     known = {name for (name,) in Attachment.query.with_entities(Attachment.stored_name)}
+    # A file removed from an initiative after a submission round stays for that round's snapshot.
+    known |= {f["stored_name"] for (snapshot,) in InitiativeVersion.query.with_entities(InitiativeVersion.snapshot)
+              for f in (snapshot or {}).get("files", []) if f.get("stored_name")}
     published = {p.name for p in attachments_dir().iterdir() if p.is_file()}
     incoming = {p.name: p for p in incoming_dir().iterdir() if p.is_file()}
     now = time.time()

@@ -303,6 +303,44 @@ def test_removing_an_attachment_deletes_its_file(people, make_initiative, login,
     assert not os.path.exists(path)
 
 
+def test_each_round_keeps_the_files_it_submitted(people, make_initiative, login, client, app, db):
+    """Round 1's PDF stays downloadable, for those who may see the rounds, after the proposer
+    replaced it during the revision; the current page lists only the new file."""
+    from initiatives.uploads import check_files
+
+    initiative = make_initiative(people["proposer"])
+    proposer = login(people["proposer"])
+    first = _pdf() + b"% round one\n"
+    _upload(proposer, initiative, first, "kế hoạch v1.pdf")
+    operations.submit(initiative, people["proposer"])
+    for step in (S.UNDER_REVIEW, S.REVIEWED, S.REVISION_REQUESTED):
+        operations.transition(initiative, step, actor=people["admin"])
+    db.session.commit()
+    old = initiative.attachments[0]
+    old_path = os.path.join(app.instance_path, "attachments", old.stored_name)
+    assert proposer.post(f"/initiatives/{initiative.id}/attachments/{old.id}/delete").status_code == 302
+    _upload(proposer, initiative, _pdf(), "kế hoạch v2.pdf")
+    assert proposer.post(f"/initiatives/{initiative.id}/submit").status_code == 302
+    db.session.expire_all()
+    assert initiative.round == 2 and [a.original_name for a in initiative.attachments] == ["kế hoạch v2.pdf"]
+    assert os.path.exists(old_path)
+
+    for reader in (proposer, login(people["admin"])):
+        response = reader.get(f"/initiatives/{initiative.id}/rounds/1/files/0")
+        assert response.status_code == 200 and response.data == first
+        assert "v1.pdf" in response.headers["Content-Disposition"]
+        assert reader.get(f"/initiatives/{initiative.id}/rounds/2/files/0").data == _pdf()
+        assert reader.get(f"/initiatives/{initiative.id}/rounds/1/files/1").status_code == 404
+        assert reader.get(f"/initiatives/{initiative.id}/rounds/3/files/0").status_code == 404
+    page = proposer.get(f"/initiatives/{initiative.id}").get_data(as_text=True)
+    assert page.count("kế hoạch v1.pdf") == 1  # only under "Submission rounds"
+    assert login(people["other"]).get(f"/initiatives/{initiative.id}/rounds/1/files/0").status_code == 403
+    assert client.get(f"/initiatives/{initiative.id}/rounds/1/files/0").status_code in (302, 401)
+    with app.test_request_context():
+        report = check_files()
+    assert old.stored_name not in report.orphans and report.missing == []
+
+
 def test_proposer_role_is_needed_to_start_a_draft(people, login):
     assert login(people["expert"]).post("/initiatives/new", data=_form()).status_code == 403
     assert Role.PROPOSER in people["proposer"].roles

@@ -107,6 +107,15 @@ class Initiative(db.Model):
             return True
         return any(rule(self, user) for rule in self.extra_view_rules)
 
+    def can_see_rounds(self, user) -> bool:
+        """Whether ``user`` may open what was submitted in each round, files included: the
+        proposer, admins and its reviewers; not the public of a published initiative."""
+        if not (user and user.is_authenticated):
+            return False
+        if user.has_role(Role.ADMIN) or self.is_proposer(user):
+            return True
+        return any(rule(self, user) for rule in self.extra_view_rules)
+
     def can_edit(self, user) -> bool:
         """Whether ``user`` may change the initiative's fields and attachments now."""
         return self.is_proposer(user) and self.status in EDITABLE_STATES
@@ -125,6 +134,9 @@ class Initiative(db.Model):
             "budget_vnd": self.budget_vnd, "expected_impact": self.expected_impact,
             "language": self.language,
             "attachments": [a.original_name for a in self.attachments],
+            # The files themselves: kept on disk while a round refers to them, even once removed.
+            "files": [{"name": a.original_name, "stored_name": a.stored_name, "content_type": a.content_type,
+                       "size": a.size, "sha256": a.sha256} for a in self.attachments],
         }
 
     def __repr__(self) -> str:

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from .. import audit, uploads
 from ..access import load_or_404, require, role_required
 from ..extensions import db
-from ..models import Attachment, Call, Initiative, InitiativeState, Role
+from ..models import Attachment, Call, Initiative, InitiativeState, InitiativeVersion, Role
 from ..pagination import paginate
 from . import operations
 from .forms import AttachmentForm, ConfirmForm, InitiativeFilterForm, InitiativeForm
@@ -145,6 +145,23 @@ def download(initiative_id, attachment_id):
         abort(404)
     return send_file(path, mimetype=attachment.content_type, as_attachment=True,
                      download_name=attachment.original_name)
+
+
+@blueprint.route("/<int:initiative_id>/rounds/<int:round_number>/files/<int:index>")
+@login_required
+def round_file(initiative_id, round_number, index):
+    """A file as it was submitted in a round (kept even if removed since), for the proposer,
+    admins and the initiative's reviewers."""
+    initiative = load_initiative(initiative_id, Initiative.can_see_rounds)
+    version = InitiativeVersion.query.filter_by(initiative_id=initiative.id, round=round_number).first()
+    files = (version.snapshot or {}).get("files", []) if version else []
+    if not 0 <= index < len(files):
+        abort(404)
+    kept = files[index]
+    path = uploads.attachment_path(kept["stored_name"])
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype=kept["content_type"], as_attachment=True, download_name=kept["name"])
 
 
 @blueprint.route("/<int:initiative_id>/attachments/<int:attachment_id>/delete", methods=["POST"])

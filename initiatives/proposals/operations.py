@@ -124,12 +124,20 @@ def add_attachment(initiative: Initiative, user, storage) -> Attachment:
     return attachment
 
 
+def submitted_in_a_round(attachment: Attachment) -> bool:
+    """Whether a submission round of the attachment's initiative kept this file."""
+    return any(f.get("stored_name") == attachment.stored_name
+               for version in InitiativeVersion.query.filter_by(initiative_id=attachment.initiative_id)
+               for f in (version.snapshot or {}).get("files", []))
+
+
 def remove_attachment(attachment: Attachment, user) -> None:
     """Remove an attachment; its file goes once the removal commits."""
     initiative = attachment.initiative
     if not initiative.can_edit(user):
         raise InitiativeError(_l("Files can be removed only while the initiative is editable."))
-    uploads.remove_after_commit(db.session, attachment.stored_name)
+    if not submitted_in_a_round(attachment):  # else the round's snapshot still refers to the file
+        uploads.remove_after_commit(db.session, attachment.stored_name)
     audit.record("initiative.attachment_removed", initiative, actor=user, file=attachment.original_name)
     db.session.delete(attachment)
 
