@@ -83,6 +83,16 @@ def send_mail():
 import_cli = AppGroup("import", help="Import experts, initiatives and demands from files.")
 
 
+def _wait_for_encoding() -> None:
+    """Let the background encoder finish what the commit queued: the process ends with the
+    command, and the vectors of imported texts would be lost with it."""
+    from flask import current_app
+
+    encoder = current_app.extensions.get("portal_encoder")
+    if encoder is not None:
+        encoder.wait()
+
+
 def _import_command(kind: str, formats: str):
     """A ``flask import KIND FILE`` command: check the whole file, then write it all or nothing."""
 
@@ -105,6 +115,7 @@ def _import_command(kind: str, formats: str):
                 db.session.rollback()
             else:
                 db.session.commit()
+                _wait_for_encoding()
         except (ImportRefused, SQLAlchemyError) as error:
             db.session.rollback()
             raise click.ClickException(f"nothing imported from {path}.\n{error}") from error

@@ -662,7 +662,10 @@ def _plan_initiatives(entries: list[Entry], admin: User, result: ImportResult):
             if initiative is None:
                 values = {**INITIATIVE_DEFAULTS, "expected_impact": values.get("summary", ""),
                           **values}
-                steps = initiative_steps(S.DRAFT, S(status or S.SUBMITTED))
+                if not status:  # every field but the title is optional: an incomplete item is a draft
+                    ready = all(values.get(name) not in (None, "", []) for name in proposals.REQUIRED_FOR_SUBMISSION)
+                    status = S.SUBMITTED.value if ready else S.DRAFT.value
+                steps = initiative_steps(S.DRAFT, S(status))
                 complete = values
             else:
                 steps = initiative_steps(initiative.status, S(status)) if status else []

@@ -108,7 +108,13 @@ def propose(call: Call, *, maximin: bool = False, diverse: bool = False, actor=N
     row_of = {i.id: r for r, i in enumerate(matched)}
     for initiative_id, expert_id in held:
         held_count[initiative_id] += 1
-        allowed[row_of[initiative_id], index[expert_id]] = False
+        if expert_id in index:
+            allowed[row_of[initiative_id], index[expert_id]] = False
+    # Nor is one who declined it, in any round, whatever the reason (DESIGN section 4).
+    for initiative_id, expert_id in db.session.query(Assignment.initiative_id, Assignment.expert_id).filter(
+            Assignment.initiative_id.in_(list(row_of)), Assignment.state == A.DECLINED.value):
+        if expert_id in index:
+            allowed[row_of[initiative_id], index[expert_id]] = False
     loads = matching.current_loads([e.id for e in experts])
     # Two caps: the expert's own maximum load over everything they review, and the call's
     # maximum load per expert over what they review in this call.

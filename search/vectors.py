@@ -142,11 +142,7 @@ def sync(kinds: Iterable[str] = KINDS, force: bool = False, batch_size: int = 64
     """Encode every missing or stale vector (all of them with ``force``), committing per batch."""
     done = {}
     for kind in kinds:
-        model = MODELS[kind]
-        items = model.query.order_by(model.id).all()
-        if kind == "initiative":
-            items = [i for i in items if i.state != InitiativeState.DRAFT.value or force]
-        todo = stale(kind, items, force)
+        todo = stale(kind, _candidates(kind, force), force)
         done[kind] = 0
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
@@ -171,12 +167,17 @@ def prune() -> int:
 
 def count_stale(kinds: Iterable[str] = KINDS, force: bool = False) -> dict[str, int]:
     """How many objects of each kind ``sync`` would encode."""
-    result = {}
-    for kind in kinds:
-        model = MODELS[kind]
-        items = model.query.all()
-        result[kind] = len(stale(kind, items, force))
-    return result
+    return {kind: len(stale(kind, _candidates(kind, force), force)) for kind in kinds}
+
+
+def _candidates(kind: str, force: bool) -> list:
+    """The objects of ``kind`` that get a vector: every one but draft initiatives (all with
+    ``force``)."""
+    model = MODELS[kind]
+    items = model.query.order_by(model.id).all()
+    if kind == "initiative":
+        items = [i for i in items if i.state != InitiativeState.DRAFT.value or force]
+    return items
 
 
 def vector_of(kind: str, object_id: int, item=None) -> np.ndarray | None:

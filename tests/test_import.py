@@ -177,8 +177,14 @@ def test_title_only_items_import_as_drafts_but_cannot_be_submitted(runner, admin
     assert ok.exit_code == 0, ok.output
     assert Initiative.query.one().status == S.DRAFT
 
+    # Without a status, an item missing what a submission needs comes in as a draft ...
+    bare = run_import(runner, "initiatives", write_json(tmp_path, "bare.json", [{"title": "Another idea"}]))
+    assert bare.exit_code == 0, bare.output
+    assert Initiative.query.filter_by(title="Another idea").one().status == S.DRAFT
+
+    # ... and asking for "submitted" without those fields is refused, with the fix.
     refused = run_import(runner, "initiatives", write_json(
-        tmp_path, "bare.json", [{"title": "Just an idea"}]))
+        tmp_path, "bare.json", [{"title": "Just an idea", "status": "submitted"}]))
     assert refused.exit_code != 0
     assert 'item 1 (line 2): status "submitted" needs summary, description' in refused.output
     assert '"status" to "draft"' in refused.output
@@ -431,11 +437,11 @@ def test_demand_values_are_checked(runner, admin, tmp_path):
 
 
 def test_every_problem_of_a_file_is_reported_at_once_in_file_order(runner, admin, tmp_path):
-    items = [{"title": "Bare idea"}, {**RICE, "field": "alchemy"}, DRONE]
+    items = [{"title": "Bare idea", "status": "submitted"}, {**RICE, "field": "alchemy"}, DRONE]
     result = run_import(runner, "initiatives", write_json(tmp_path, "i.json", items))
     assert result.exit_code != 0
     first = result.output.index("item 1 (line 2): status \"submitted\" needs")
-    second = result.output.index("item 2 (line 5): \"field\" 'alchemy'")
+    second = result.output.index("item 2 (line 6): \"field\" 'alchemy'")
     assert first < second
     assert "item 3" not in result.output
 
@@ -475,3 +481,25 @@ def test_a_fulfilled_demand_cannot_be_reopened_by_an_import(runner, admin, tmp_p
     assert result.exit_code != 0
     assert '"status" cannot go from "fulfilled" to "open"' in result.output
     assert Demand.query.one().status == DemandState.FULFILLED
+
+
+def test_the_import_command_ends_once_its_texts_are_encoded(runner, admin, tmp_path, monkeypatch):
+    """The encoder works after the commit, in the background; the command waits for it, else the
+    process would end first and the imported experts would stay "not yet matched"."""
+    import time
+
+    from search import vectors
+    from search.models import Embedding
+
+    encode = vectors.encode
+
+    def slow(*args, **kwargs):
+        time.sleep(0.3)
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(vectors, "encode", slow)
+    result = run_import(runner, "experts", write_json(tmp_path, "experts.json", EXPERTS))
+    assert result.exit_code == 0, result.output
+    publications = sum(len(e["publications"]) for e in EXPERTS)
+    assert Embedding.query.filter_by(kind="expert").count() == len(EXPERTS)
+    assert Embedding.query.filter_by(kind="publication").count() == publications

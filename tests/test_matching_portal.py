@@ -84,10 +84,30 @@ def test_a_failing_encoder_never_loses_the_save(people, make_initiative, db, mon
     assert vectors.vector_of("initiative", initiative.id, initiative) is not None
 
 
-def test_model_change_means_re_encoding(people, make_initiative, app, db):
-    make_initiative(people["proposer"], submitted=True)
+def test_model_change_means_re_encoding(people, make_initiative, app, db, monkeypatch):
+    from search.embeddings import FakeEmbedder
+
+    initiative = make_initiative(people["proposer"], submitted=True)
+    make_initiative(people["proposer"], title="Còn nháp")  # drafts get no vector, so none is due
+    runner = app.test_cli_runner()
     assert vectors.count_stale(["initiative"]) == {"initiative": 0}
-    assert vectors.count_stale(["initiative"], force=True) == {"initiative": 1}
+    assert "Encoded 0" in runner.invoke(args=["match", "embed"]).output
+
+    # Another model: every vector is due again, and `match embed` makes them under its name.
+    monkeypatch.setitem(app.config, "EMBEDDING_MODEL", "fake-other-model")
+    monkeypatch.setattr(vectors, "service", lambda: FakeEmbedder(dimension=64))
+    assert vectors.count_stale(["initiative"]) == {"initiative": 1}
+    result = runner.invoke(args=["match", "embed"])
+    assert result.exit_code == 0 and "Encoded 1" in result.output, result.output
+    rows = Embedding.query.filter_by(kind="initiative", object_id=initiative.id).all()
+    assert sorted(r.model for r in rows) == ["fake", "fake-other-model"]
+    assert vectors.vector_of("initiative", initiative.id, initiative).shape == (64,)
+    assert vectors.count_stale(["initiative"]) == {"initiative": 0}
+
+    # --all re-encodes what is current (for a model whose weights changed under the same name).
+    assert vectors.count_stale(["initiative"], force=True) == {"initiative": 2}
+    result = runner.invoke(args=["match", "embed", "--all"])
+    assert result.exit_code == 0 and "Encoded 2" in result.output, result.output
 
 
 def test_conflicts_fold_case_spaces_and_diacritics(people, make_initiative, panel, db):
@@ -260,6 +280,22 @@ def test_export_affinities(call_with_initiatives, panel, runner, tmp_path):
     assert len(top_rows) == 2
     best_for_second = [r for r in top_rows if r[0] == str(second.id)][0]
     assert best_for_second[1] == str(panel["chips"].id)
+
+
+def test_an_expert_who_declined_is_not_proposed_again(call_with_initiatives, db):
+    """A decline for any reason (here: travelling) takes the pair out of later proposals."""
+    from review import assign
+
+    call, first, second = call_with_initiatives
+    assign.propose(call)
+    chosen = {a.expert_id for a in Assignment.query.filter_by(initiative_id=second.id, state="proposed")}
+    decliner = next(iter(chosen))
+    db.session.add(Assignment(initiative_id=second.id, expert_id=decliner, call_id=call.id, round=1,
+                              state=AssignmentState.DECLINED.value, decline_reason="Travelling."))
+    db.session.commit()
+    assign.propose(call)
+    again = {a.expert_id for a in Assignment.query.filter_by(initiative_id=second.id, state="proposed")}
+    assert decliner not in again
 
 
 def test_diversity_counts_the_reviewers_an_initiative_already_has(call_with_initiatives, make_user, panel, db):
