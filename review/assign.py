@@ -57,6 +57,21 @@ REASONS = {NOT_ENOUGH_EXPERTS: _l("not enough non-conflicted experts"),
            LOAD_EXHAUSTED: _l("load exhausted")}
 
 
+def why_uncovered(initiative: Initiative, call: Call) -> str:
+    """Why ``initiative`` lacks reviewers in the call's proposal: too few experts may review it
+    at all (conflicts, declines, unavailability, no texts), or those who may have no load left."""
+    held = Assignment.query.filter(Assignment.initiative_id == initiative.id,
+                                   Assignment.state.in_(ACTIVE_STATES)).count()
+    declined = {a.expert_id for a in Assignment.query.filter_by(initiative_id=initiative.id,
+                                                                 state=A.DECLINED.value)}
+    experts = [e for e in ExpertProfile.reviewers().all() if e.is_available() and e.id not in declined]
+    conflicts = matching.conflict_matrix([initiative], experts)[0] if experts else []
+    eligible = [e for e, reason in zip(experts, conflicts, strict=True) if not reason]
+    if len(eligible) + held < call.reviewers_per_initiative:
+        return str(REASONS[NOT_ENOUGH_EXPERTS])
+    return str(REASONS[LOAD_EXHAUSTED])
+
+
 def screened(call: Call) -> list[Initiative]:
     """The call's initiatives waiting for reviewers: in screening and passed by an admin, or
     submitted again after a revision (round 2 and later)."""

@@ -234,15 +234,19 @@ def screening_reject(initiative_id):
 # The assignment of a call -------------------------------------------------------------------
 
 def _render_assignment(call: Call):
+    from search import matching
+
     grouped = assign.proposed(call)
     waiting = assign.screened(call)
-    uncovered = [(i, call.reviewers_per_initiative - len(grouped.get(i, []))) for i in waiting
-                 if len(grouped.get(i, [])) < call.reviewers_per_initiative]
+    uncovered = [(i, call.reviewers_per_initiative - len(grouped.get(i, [])), assign.why_uncovered(i, call))
+                 for i in waiting if len(grouped.get(i, [])) < call.reviewers_per_initiative]
+    reasons = matching.explain_pairs([(i, a.expert) for i, rows in grouped.items() for a in rows])
     total = sum(a.affinity or 0 for rows in grouped.values() for a in rows)
     experts = ExpertProfile.reviewers().order_by(None).order_by(ExpertProfile.name).all()
     unscreened = len(operations.screening_queue(call))
     return render_template("review/assignment.html", call=call, grouped=grouped, waiting=waiting,
-                           uncovered=uncovered, total=total, experts=experts, unscreened=unscreened)
+                           uncovered=uncovered, total=total, experts=experts, unscreened=unscreened,
+                           reasons=reasons)
 
 
 @blueprint.route("/calls/<int:call_id>/assignment")

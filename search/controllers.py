@@ -31,7 +31,7 @@ def initiative_panel(initiative) -> Markup:
         return Markup("")
     encoded = vectors.vector_of("initiative", initiative.id, initiative) is not None
     suggested, excluded = matching.suggest_experts(initiative) if (encoded and user.is_admin) else ([], [])
-    demands = matching.demands_for_initiative(initiative) if encoded else []
+    demands = matching.demands_for_initiative(initiative, reasons=True) if encoded else []
     return Markup(render_template("search/initiative_panel.html", initiative=initiative, encoded=encoded,
                                   suggested=suggested, excluded=excluded, demands=demands))
 
@@ -42,7 +42,7 @@ def demand_panel(demand) -> Markup:
     if not user.is_authenticated or not (user.is_admin or demand.is_owner(user)):
         return Markup("")
     encoded = vectors.vector_of("demand", demand.id, demand) is not None
-    matches = matching.initiatives_for_demand(demand, only_accepted=not user.is_admin) if encoded else []
+    matches = matching.initiatives_for_demand(demand, only_accepted=not user.is_admin, reasons=True) if encoded else []
     return Markup(render_template("search/demand_panel.html", demand=demand, encoded=encoded,
                                   matches=matches))
 

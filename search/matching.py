@@ -59,6 +59,7 @@ class Match:
     item: object
     score: float
     keywords: list[str] = field(default_factory=list)
+    reason: str = ""  # the item's sentence closest to what it was matched with
 
 
 # Conflicts of interest ---------------------------------------------------------------------
@@ -180,6 +181,27 @@ def explain(expert_index: int, init_vec: np.ndarray, texts: ExpertTexts) -> tupl
     return _closest_sentence(obj.bio or ", ".join(obj.keywords or []), init_vec), kind
 
 
+def explain_pairs(pairs: list[tuple[Initiative, ExpertProfile]]) -> dict[tuple[int, int], ExpertSuggestion]:
+    """Why each (initiative, expert) pair of a proposal fits: the expert's closest publication or
+    profile sentence, and the shared keywords; keyed by (initiative id, expert id). A pair whose
+    initiative is not yet matched gets the keywords only."""
+    experts = list({expert.id: expert for _initiative, expert in pairs}.values())
+    texts = expert_texts(experts) if experts else None
+    index = {expert.id: i for i, expert in enumerate(texts.experts)} if texts else {}
+    found: dict[int, np.ndarray | None] = {}
+    explained = {}
+    for initiative, expert in pairs:
+        if initiative.id not in found:
+            found[initiative.id] = vectors.vector_of("initiative", initiative.id, initiative)
+        vector = found[initiative.id]
+        reason, kind = ("", "")
+        if vector is not None and expert.id in index:
+            reason, kind = explain(index[expert.id], vector, texts)
+        explained[(initiative.id, expert.id)] = ExpertSuggestion(
+            expert, 0.0, 0, reason, kind, shared_keywords(expert.keywords or [], initiative.keywords or []))
+    return explained
+
+
 def suggest_experts(initiative: Initiative, limit: int = 10) -> tuple[list[ExpertSuggestion], list[ExpertSuggestion]]:
     """The best experts for ``initiative`` and, apart, the excluded ones with the reason.
 
@@ -236,7 +258,7 @@ def keywords_in(keywords, text: str) -> list[str]:
 
 
 def _ranked(vector: np.ndarray, kind: str, candidates: list, threshold: float, limit: int,
-            keywords_of) -> list[Match]:
+            keywords_of, reasons: bool = False) -> list[Match]:
     ids, matrix = vectors.matrix(kind, [c.id for c in candidates])
     if not ids:
         return []
@@ -249,20 +271,46 @@ def _ranked(vector: np.ndarray, kind: str, candidates: list, threshold: float, l
             break
         item = by_id[ids[row]]
         matches.append(Match(item, float(scores[row]), keywords_of(item)))
+    if reasons:
+        _closest_sentences(matches, vector)
     return matches
 
 
-def demands_for_initiative(initiative: Initiative, limit: int = 5) -> list[Match]:
-    """The open demands closest to ``initiative``, above the demand threshold."""
+def _closest_sentences(matches: list[Match], vector: np.ndarray, per_item: int = 8) -> None:
+    """Give each match its sentence (of the summary, else the description) closest to ``vector``:
+    the reason shown beside the score, also when no keyword is shared. One encoding call for the
+    page's matches, over a few sentences of each."""
+    sentences, owner = [], []
+    for n, match in enumerate(matches):
+        text = getattr(match.item, "summary", "") or getattr(match.item, "description", "") or ""
+        found = [s.strip().lstrip("#*-> ").strip() for s in _SENTENCE.split(text)]
+        found = [s for s in found if len(s) > 3][:per_item]
+        sentences += found
+        owner += [n] * len(found)
+    if not sentences:
+        return
+    scores = vectors.service().encode(sentences) @ vector
+    best: dict[int, int] = {}
+    for i, n in enumerate(owner):
+        if n not in best or scores[i] > scores[best[n]]:
+            best[n] = i
+    for n, i in best.items():
+        matches[n].reason = sentences[i][:300]
+
+
+def demands_for_initiative(initiative: Initiative, limit: int = 5, reasons: bool = False) -> list[Match]:
+    """The open demands closest to ``initiative``, above the demand threshold (with ``reasons``,
+    each with its closest sentence, as the pages show)."""
     vector = vectors.vector_of("initiative", initiative.id, initiative)
     if vector is None:
         return []
     demands = Demand.query.filter_by(state=DemandState.OPEN.value).all()
     return _ranked(vector, "demand", demands, current_app.config["DEMAND_MATCH_THRESHOLD"], limit,
-                   lambda d: keywords_in(initiative.keywords, d.title + " " + d.description))
+                   lambda d: keywords_in(initiative.keywords, d.title + " " + d.description), reasons)
 
 
-def initiatives_for_demand(demand: Demand, only_accepted: bool, limit: int = 10) -> list[Match]:
+def initiatives_for_demand(demand: Demand, only_accepted: bool, limit: int = 10,
+                           reasons: bool = False) -> list[Match]:
     """The initiatives closest to ``demand``: accepted ones, or every non-draft one for admins."""
     vector = vectors.vector_of("demand", demand.id, demand)
     if vector is None:
@@ -274,7 +322,7 @@ def initiatives_for_demand(demand: Demand, only_accepted: bool, limit: int = 10)
         query = query.filter(Initiative.state.notin_([S.DRAFT.value, S.WITHDRAWN.value]))
     text = demand.title + " " + demand.description
     return _ranked(vector, "initiative", query.all(), current_app.config["DEMAND_MATCH_THRESHOLD"], limit,
-                   lambda i: keywords_in(i.keywords, text))
+                   lambda i: keywords_in(i.keywords, text), reasons)
 
 
 def near_duplicates(initiative: Initiative, limit: int = 5) -> list[Match]:

@@ -102,8 +102,10 @@ def test_the_demo_owner_finds_connects_and_sees_the_adoption_counted(demo, app, 
     owner, proposer, admin = signed_in("owner@demo.vn"), signed_in("proposer@demo.vn"), signed_in("admin@demo.vn")
 
     page = owner.get(f"/demands/{demand.id}").get_data(as_text=True)
-    found = re.findall(r'<a href="/initiatives/(\d+)">', page.split('id="matching-initiatives"')[1].split("</ul>")[0])
+    listed = page.split('id="matching-initiatives"')[1].split("</ul>")[0]
+    found = re.findall(r'<a href="/initiatives/(\d+)">', listed)
     assert str(initiative.id) in found[:3], found
+    assert listed.count('class="small text-muted match-reason"') == len(found)  # each says why
     response = owner.post("/connections/request", data={
         "demand_id": demand.id, "initiative_id": initiative.id, "message": "Bảo Yên growers need this."})
     assert response.status_code == 302

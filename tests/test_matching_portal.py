@@ -167,6 +167,28 @@ def test_demand_page_shows_accepted_initiatives_to_the_owner(people, make_initia
     assert accepted.title in owner_page and pending.title not in owner_page
     admin_page = login(people["admin"]).get(f"/demands/{demand.id}").get_data(as_text=True)
     assert accepted.title in admin_page and pending.title in admin_page
+    # Each match says why: its sentence closest to the demand.
+    listed = admin_page.split('id="matching-initiatives"')[1].split("</ul>")[0]
+    assert listed.count('class="small text-muted match-reason"') == 2
+
+
+def test_a_weak_demand_match_is_hidden(people, make_initiative, make_demand, login, app, db):
+    from initiatives.proposals import operations
+
+    initiative = make_initiative(people["proposer"], submitted=True, title="Rice irrigation sensors")
+    for step in (S.UNDER_REVIEW, S.REVIEWED, S.ACCEPTED):
+        operations.transition(initiative, step, actor=people["admin"])
+    db.session.commit()
+    near = make_demand(people["owner"], title="Rice irrigation", description="Soil moisture sensors for rice.")
+    far = make_demand(people["owner"], title="Tourist guides", description="Audio guides for museums in Huế.")
+    owner = login(people["owner"])
+    assert initiative.title in owner.get(f"/demands/{near.id}").get_data(as_text=True)
+    page = owner.get(f"/demands/{far.id}").get_data(as_text=True)
+    assert initiative.title not in page and "No initiative is close enough yet." in page
+    scores = {m.item.id: m.score for m in matching.initiatives_for_demand(far, only_accepted=True, limit=5)}
+    assert scores == {}  # below DEMAND_MATCH_THRESHOLD, not merely lower
+    app.config["DEMAND_MATCH_THRESHOLD"] = -1.0
+    assert initiative.title in owner.get(f"/demands/{far.id}").get_data(as_text=True)
 
 
 def test_near_duplicates_are_shown_before_submission(people, make_initiative, login):
@@ -246,7 +268,23 @@ def test_uncovered_initiatives_are_named(call_with_initiatives, people, panel, d
     assert proposal.created == 3
     assert len(proposal.uncovered) == 1
     initiative, missing, reason = proposal.uncovered[0]
-    assert missing == 1 and reason in ("load exhausted", "not enough non-conflicted experts")
+    # Three experts of load 1 for 2 x 2 places: enough may review each, but their load runs out.
+    assert missing == 1 and reason == "load exhausted"
+    assert assign.why_uncovered(initiative, call) == "load exhausted"
+
+
+def test_the_page_names_why_an_initiative_lacks_reviewers_and_why_each_fits(
+        call_with_initiatives, people, panel, login, db):
+    call, first, second = call_with_initiatives
+    panel["chips"].available = False  # the Cần Thơ colleague is conflicted: only one may review the first
+    db.session.commit()
+    client = login(people["admin"])
+    assert client.post(f"/review/calls/{call.id}/assignment/run").status_code == 302
+    page = client.get(f"/review/calls/{call.id}/assignment").get_data(as_text=True)
+    uncovered = page.split('id="uncovered"')[1].split("</div>")[0]
+    assert first.title in uncovered and "not enough non-conflicted experts" in uncovered
+    rice_row = next(row for row in page.split('<tr class="proposed-reviewer">')[1:] if "Rice Expert" in row)
+    assert "Publication:" in rice_row and "Soil moisture sensors for rice irrigation" in rice_row.split("</td>")[0]
 
 
 def test_assignment_from_the_command_line(call_with_initiatives, runner, db):
