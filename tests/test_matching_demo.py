@@ -70,6 +70,8 @@ def test_demo_call_gets_a_full_conflict_free_proposal(demo, db):
     assert all(i.screened_at is not None for i in waiting)
     unscreened = Initiative.query.filter_by(call_id=call.id, state="screening", screened_at=None).all()
     assert unscreened and not set(unscreened) & set(waiting)
+    held = matching.current_loads()  # the demo's own reviews under way count against the load
+    assert sum(held.values()) > 0
     proposal = assign.propose(call)
     assert proposal.uncovered == [] and proposal.not_matched == []
     rows = Assignment.query.filter_by(call_id=call.id, state="proposed").all()
@@ -77,9 +79,10 @@ def test_demo_call_gets_a_full_conflict_free_proposal(demo, db):
     experts = ExpertProfile.query.all()
     for row in rows:
         assert matching.conflict_matrix([row.initiative], [row.expert])[0][0] == ""
-    loads = {}
+    loads = dict(held)
     for row in rows:
         loads[row.expert_id] = loads.get(row.expert_id, 0) + 1
+        assert row.expert.is_available() and row.affinity is not None
     assert all(loads.get(e.id, 0) <= e.max_load for e in experts)
 
 
