@@ -77,10 +77,14 @@ def _reviewers(initiative: Initiative, experts: list[ExpertProfile], topics) -> 
         return Assignment.query.filter(Assignment.expert_id == expert.id,
                                        Assignment.state.in_(ACTIVE_STATES)).count()
 
+    def reviewed(expert):  # everything they were asked, so that the work spreads over the panel
+        return Assignment.query.filter_by(expert_id=expert.id).count()
+
     fit = [e for e in experts if e.is_available() and not matching.conflict_reason(e, initiative)
            and load(e) < e.max_load]
     email = {e.id: (e.user.email if e.user else e.email or "") for e in fit}
-    fit.sort(key=lambda e: (not topics.get(email[e.id], set()) & topic, load(e), (e.id * 7 + initiative.id) % 11))
+    fit.sort(key=lambda e: (not topics.get(email[e.id], set()) & topic, reviewed(e),
+                            (e.id * 7 + initiative.id) % 11))
     return fit[:wanted]
 
 
@@ -107,7 +111,9 @@ def _review(initiative: Initiative, reviewers: list[ExpertProfile], admin) -> in
         if state != A.SUBMITTED:
             continue
         submitted = min(invited + timedelta(days=4 + 2 * n, hours=3 * n), reviewed - timedelta(hours=1))
-        spread = [(initiative.id + n + k) % 3 - 1 for k in range(len(rubric.criteria))]
+        # Reviewers differ a little from the tendency, and criteria from each other.
+        spread = [(-1, 0, 0, 1, 1, 0, -1)[(initiative.id * 7 + n * 13 + k * 29) % 7]
+                  for k in range(len(rubric.criteria))]
         scores = [ReviewScore(criterion=c, value=max(c.scale_min, min(c.scale_max, mean + d)))
                   for c, d in zip(rubric.criteria, spread, strict=True)]
         vietnamese, english = COMMENTS[recommendation]

@@ -172,13 +172,15 @@ def test_reviewer_load_and_scores(portal, login, db, make_user):
     rows, data = chart(login(portal["admin"]), "scores")
     assert rows == [] and data["note"]
 
-    # Three reviews score a rubric of two criteria: two submitted in the period, one still a draft,
-    # and one submitted after the period; only the two count.
+    # Reviews score a rubric of two criteria: three submitted in the period, one still a draft,
+    # and one submitted after the period; only the three count.
     rubric = Rubric(title="Scores")
     rubric.criteria = [Criterion(key="novelty", name_en="Novelty", name_vi="Tính mới", position=0),
                        Criterion(key="impact", name_en="Impact", name_vi="Tác động", position=1)]
     db.session.add(rubric)
-    given = [("2026-03-10T00:00:00", 4, 2), ("2026-03-11T00:00:00", 5, 3), (None, 1, 1), ("2026-06-01T00:00:00", 1, 1)]
+    # (Two reviews give the same scores on the same day: both count.)
+    given = [("2026-03-10T00:00:00", 4, 2), ("2026-03-10T00:00:00", 4, 2), ("2026-03-11T00:00:00", 5, 3),
+             (None, 1, 1), ("2026-06-01T00:00:00", 1, 1)]
     for submitted, novelty, impact in given:
         assignment = Assignment(initiative_id=portal["adopted"].id, expert_id=profile.id, state="submitted",
                                 created_at=at("2026-03-05T00:00:00"))
@@ -189,8 +191,8 @@ def test_reviewer_load_and_scores(portal, login, db, make_user):
     db.session.commit()
     rows, _data = chart(login(portal["admin"]), "scores")
     assert rows == [
-        {"criterion": "impact", "name": "Impact", "1": 0, "2": 1, "3": 1, "4": 0, "5": 0, "reviews": 2, "mean": 2.5},
-        {"criterion": "novelty", "name": "Novelty", "1": 0, "2": 0, "3": 0, "4": 1, "5": 1, "reviews": 2, "mean": 4.5}]
+        {"criterion": "impact", "name": "Impact", "1": 0, "2": 2, "3": 1, "4": 0, "5": 0, "reviews": 3, "mean": 2.33},
+        {"criterion": "novelty", "name": "Novelty", "1": 0, "2": 0, "3": 0, "4": 2, "5": 1, "reviews": 3, "mean": 4.33}]
     client = login(portal["admin"])
     client.get("/lang/vi")
     rows, _data = chart(client, "scores")

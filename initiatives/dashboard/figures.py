@@ -336,7 +336,9 @@ def review_scores(filters: Filters) -> list[tuple[str, str, int]]:
     (and call). The key is stable across versions of a rubric, so their scores pool."""
     from review.models import Assignment, Criterion, Review, ReviewScore
 
-    query = (db.session.query(Criterion, ReviewScore.value, Review.submitted_at)
+    # Plain columns, not the Criterion entity: a query of entities drops repeated rows, and two
+    # reviews may well give one criterion the same score on the same day.
+    query = (db.session.query(ReviewScore.criterion_id, ReviewScore.value, Review.submitted_at)
              .select_from(ReviewScore)
              .join(Review, ReviewScore.review_id == Review.id)
              .join(Criterion, ReviewScore.criterion_id == Criterion.id)
@@ -344,8 +346,9 @@ def review_scores(filters: Filters) -> list[tuple[str, str, int]]:
     if filters.call_id:
         query = (query.join(Assignment, Review.assignment_id == Assignment.id)
                  .filter(Assignment.call_id == filters.call_id))
-    return [(criterion.key, criterion.name, value) for criterion, value, submitted in query
-            if filters.covers(submitted)]
+    rows = [(criterion_id, value) for criterion_id, value, submitted in query if filters.covers(submitted)]
+    criteria = {c.id: c for c in Criterion.query.filter(Criterion.id.in_({cid for cid, _ in rows}))} if rows else {}
+    return [(criteria[cid].key, criteria[cid].name, value) for cid, value in rows]
 
 
 def scores(filters: Filters) -> Chart:
