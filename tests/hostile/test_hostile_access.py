@@ -43,6 +43,7 @@ TABLE = {
     "GET /initiatives/{draft}/attachments/{draft_attachment}": (302, 200, 403, 403, 403, 403, 200),
     "GET /initiatives/{initiative}/attachments/{attachment}": (200, 200, 200, 200, 200, 200, 200),
     "GET /initiatives/{initiative}/attachments/{draft_attachment}": (404, 404, 404, 404, 404, 404, 404),
+    "GET /initiatives/{draft}/rounds/1/files/0": (302, 404, 403, 403, 403, 403, 404),  # a draft has no round
     "POST /initiatives/{initiative}/attachments": (302, 403, 403, 403, 403, 403, 403),
     "POST /initiatives/{draft}/attachments": (302, 303, 403, 403, 403, 403, 403),
     "POST /initiatives/{initiative}/attachments/{attachment}/delete": (302, 403, 403, 403, 403, 403, 403),
