@@ -196,22 +196,22 @@ def _png() -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
 
 
-def _docx() -> bytes:
+def _office(part: str, xml: str) -> bytes:
+    """A minimal Office Open XML package: the content types and the one ``part`` that names it."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         stamp = (2026, 1, 1, 0, 0, 0)
         archive.writestr(zipfile.ZipInfo("[Content_Types].xml", stamp), '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>')
-        archive.writestr(zipfile.ZipInfo("word/document.xml", stamp), '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"/>')
+        archive.writestr(zipfile.ZipInfo(part, stamp), f'<?xml version="1.0"?>{xml}')
     return buffer.getvalue()
+
+
+def _docx() -> bytes:
+    return _office("word/document.xml", '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"/>')
 
 
 def _xlsx() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        stamp = (2026, 1, 1, 0, 0, 0)
-        archive.writestr(zipfile.ZipInfo("[Content_Types].xml", stamp), '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>')
-        archive.writestr(zipfile.ZipInfo("xl/workbook.xml", stamp), '<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>')
-    return buffer.getvalue()
+    return _office("xl/workbook.xml", '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>')
 
 
 def _jpeg() -> bytes:
