@@ -316,9 +316,9 @@ def test_each_round_keeps_the_files_it_submitted(people, make_initiative, login,
     for step in (S.UNDER_REVIEW, S.REVIEWED, S.REVISION_REQUESTED):
         operations.transition(initiative, step, actor=people["admin"])
     db.session.commit()
-    old = initiative.attachments[0]
-    old_path = os.path.join(app.instance_path, "attachments", old.stored_name)
-    assert proposer.post(f"/initiatives/{initiative.id}/attachments/{old.id}/delete").status_code == 302
+    old_id, old_name = initiative.attachments[0].id, initiative.attachments[0].stored_name
+    old_path = os.path.join(app.instance_path, "attachments", old_name)
+    assert proposer.post(f"/initiatives/{initiative.id}/attachments/{old_id}/delete").status_code == 302
     _upload(proposer, initiative, _pdf(), "kế hoạch v2.pdf")
     assert proposer.post(f"/initiatives/{initiative.id}/submit").status_code == 302
     db.session.expire_all()
@@ -338,7 +338,7 @@ def test_each_round_keeps_the_files_it_submitted(people, make_initiative, login,
     assert client.get(f"/initiatives/{initiative.id}/rounds/1/files/0").status_code in (302, 401)
     with app.test_request_context():
         report = check_files()
-    assert old.stored_name not in report.orphans and report.missing == []
+    assert old_name not in report.orphans and report.missing == []
 
 
 def test_proposer_role_is_needed_to_start_a_draft(people, login):
