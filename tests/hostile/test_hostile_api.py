@@ -28,3 +28,5 @@ def test_the_api_fuzzing_is_bounded_and_covers_every_operation():
     from tests import test_api_schema
 
     assert 10 <= test_api_schema.EXAMPLES <= 50
+    assert 1 <= test_api_schema.MIN_EXAMPLES < test_api_schema.EXAMPLES
+    assert test_api_schema.DEADLINE.total_seconds() <= 30 and test_api_schema.BUDGET <= 600
