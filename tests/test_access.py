@@ -79,3 +79,23 @@ def test_unknown_ids_are_404(people, login):
 def test_expert_role_is_required_for_the_expert_profile(make_user, login):
     client = login(make_user(Role.PROPOSER, Role.EXPERT))
     assert client.get("/expert/profile").status_code == 200
+
+
+# The menu follows the roles: each person sees the entries their roles open, and no others.
+MENU = {
+    "anonymous": set(),
+    "proposer": {"My initiatives"},
+    "expert": {"Expert profile"},
+    "owner": {"My demands"},
+    "admin": {"Administration", "All initiatives", "Users"},
+}
+
+
+@pytest.mark.parametrize("who", list(MENU))
+def test_the_menu_shows_what_the_roles_open(who, people, login, client):
+    browser = client if who == "anonymous" else login(people[who])
+    page = browser.get("/").get_data(as_text=True)
+    menu = page[page.index("<nav"):page.index("</nav>")]
+    every_entry = set().union(*MENU.values())
+    shown = {entry for entry in every_entry if f">{entry}<" in menu or f"> {entry}" in menu}
+    assert shown == MENU[who]

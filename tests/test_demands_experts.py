@@ -141,6 +141,28 @@ def test_a_maximum_load_of_zero_is_kept_and_a_blank_one_refused(people, login, d
         assert ExpertProfile.query.filter_by(user_id=people["expert"].id).one().max_load == 0
 
 
+def test_an_expert_is_unavailable_until_a_date_then_available_again(people, login, db):
+    """Unchecking "available" with a date takes the expert out of matching until that date; checking
+    it again clears the date."""
+    from datetime import date
+
+    client = login(people["expert"])
+    data = {"name": "Lê Minh Chí", "fields": ["agriculture"], "languages": ["vi"], "max_load": "3"}
+    response = client.post("/expert/profile", data={**data, "unavailable_until": "2027-03-31"})
+    assert response.status_code == 302
+    profile = ExpertProfile.query.filter_by(user_id=people["expert"].id).one()
+    assert profile.available is False and profile.unavailable_until == date(2027, 3, 31)
+    assert not profile.is_available(date(2027, 3, 31))
+    assert profile.is_available(date(2027, 4, 1))
+    assert 'value="2027-03-31"' in client.get("/expert/profile").get_data(as_text=True)
+
+    client.post("/expert/profile", data={**data, "available": "y", "unavailable_until": "2027-03-31"})
+    db.session.expire_all()
+    profile = ExpertProfile.query.filter_by(user_id=people["expert"].id).one()
+    assert profile.available and profile.unavailable_until is None
+    assert profile.is_available(date(2027, 1, 1))
+
+
 def test_unknown_field_is_refused_on_the_profile(people, login, db):
     client = login(people["expert"])
     response = client.post("/expert/profile", data={"name": "X", "fields": ["astrology"], "max_load": "3"})

@@ -176,6 +176,30 @@ def test_admin_list_filters(people, make_initiative, login):
     assert "Giao thông thông minh" in page and "Lúa chịu hạn" not in page
     page = client.get("/initiatives/all?q=giao").get_data(as_text=True)
     assert "Giao thông thông minh" in page
+    page = client.get("/initiatives/all?field=transport-logistics").get_data(as_text=True)
+    assert "Giao thông thông minh" in page and "Lúa chịu hạn" not in page
+
+
+def test_admin_list_filters_by_call_and_pages_keep_the_filters(app, people, make_initiative, login):
+    from review import operations as review
+
+    admin = people["admin"]
+    call = review.create_call(admin, title="Nông nghiệp xanh", reviewers_per_initiative=3,
+                              default_max_load=5, review_days=14)
+    app.config["ITEMS_PER_PAGE"] = 1
+    for title in ("Cảm biến độ mặn", "Tưới nhỏ giọt"):
+        make_initiative(people["proposer"], title=title, call_id=call.id)
+    make_initiative(people["proposer"], title="Chợ số vùng cao")
+    client = login(admin)
+    first = client.get(f"/initiatives/all?call={call.id}").get_data(as_text=True)
+    second = client.get(f"/initiatives/all?call={call.id}&page=2").get_data(as_text=True)
+    shown = [t for t in ("Cảm biến độ mặn", "Tưới nhỏ giọt", "Chợ số vùng cao") if t in first + second]
+    assert sorted(shown) == ["Cảm biến độ mặn", "Tưới nhỏ giọt"]
+    assert ("Cảm biến độ mặn" in first) != ("Cảm biến độ mặn" in second)
+    # The link to the next page keeps the call filter.
+    assert f"call={call.id}" in first and "page=2" in first
+    unfiltered = "".join(client.get(f"/initiatives/all?page={n}").get_data(as_text=True) for n in (1, 2, 3))
+    assert all(t in unfiltered for t in ("Cảm biến độ mặn", "Tưới nhỏ giọt", "Chợ số vùng cao"))
 
 
 # Attachments: real files of each allowed kind, and files that only pretend to be one.

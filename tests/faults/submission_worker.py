@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from initiatives import create_app, uploads
+from tests.conftest import IsolatedClient, _add_token_route
 from tests.faults.story import attach, create_draft, sign_in, submit
 
 PATHS = {"create": "/initiatives/new", "attach": "/attachments", "submit": "/submit"}
@@ -68,8 +69,10 @@ def main(database_url: str, where: str) -> None:
         "TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_ENABLED": False, "EMBEDDING_MODEL": "fake", "MAIL_SERVER": None,
         "SERVER_NAME": "portal.test", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "WTF_CSRF_ENABLED": False,
     })
+    # CSRF stays on: the client posts its session's token as a browser would.
+    app.test_client_class = IsolatedClient
+    _add_token_route(app)
     client = sign_in(app.test_client())
     initiative_id = create_draft(client)
     assert attach(client, initiative_id).status_code == 302
