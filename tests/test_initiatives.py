@@ -270,6 +270,60 @@ def test_attachments_of_allowed_kinds_are_kept_and_downloaded(people, make_initi
     assert login(people["other"]).get(f"/initiatives/{initiative.id}/attachments/{attachment.id}").status_code == 403
 
 
+def _written_docx() -> bytes:
+    """A Word document as python-docx writes it (from Word's own template)."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Tưới tiêu thông minh cho Đồng bằng sông Cửu Long", level=1)
+    document.add_paragraph("Cảm biến độ ẩm đất và tin nhắn SMS cho nông dân.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _written_xlsx() -> bytes:
+    """A workbook as openpyxl writes it, with several sheets and a formula."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Ngân sách"
+    sheet.append(["Hạng mục", "VND"])
+    sheet.append(["Cảm biến", 450_000_000])
+    sheet.append(["Tổng", "=SUM(B2:B2)"])
+    workbook.create_sheet("Tiến độ").append(["Quý", "Việc"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _written_image(kind: str) -> bytes:
+    """A photo-sized image as Pillow writes it (JPEG with EXIF-free JFIF, PNG, or a one-page PDF)."""
+    from PIL import Image
+
+    image = Image.new("RGB", (320, 200), (40, 120, 60))
+    buffer = io.BytesIO()
+    image.save(buffer, kind)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("maker, name", [
+    (_written_docx, "thuyết minh.docx"), (_written_xlsx, "dự toán.xlsx"),
+    (lambda: _written_image("JPEG"), "hiện trường.jpg"), (lambda: _written_image("PNG"), "bản đồ.png"),
+    (lambda: _written_image("PDF"), "sơ đồ.pdf"),
+])
+def test_files_written_by_real_tools_are_accepted_intact(people, make_initiative, login, maker, name):
+    initiative = make_initiative(people["proposer"])
+    client = login(people["proposer"])
+    content = maker()
+    response = _upload(client, initiative, content, name)
+    assert response.status_code == 302, response.get_data(as_text=True)[:400]
+    attachment = initiative.attachments[0]
+    assert attachment.original_name == name
+    assert client.get(f"/initiatives/{initiative.id}/attachments/{attachment.id}").data == content
+
+
 @pytest.mark.parametrize("content, name", [
     (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 200, "invoice.pdf"),
     (b"#!/bin/sh\nrm -rf /\n", "script.png"),
