@@ -68,9 +68,13 @@ def rubric_for(call: Call | None) -> Rubric:
 
 
 def in_use(rubric: Rubric) -> bool:
-    """Whether a submitted review was scored against ``rubric``."""
-    return db.session.query(Review.query.filter(Review.rubric_id == rubric.id,
-                                                Review.submitted_at.isnot(None)).exists()).scalar()
+    """Whether a review was scored against ``rubric``: it holds scores (a draft, or a submitted
+    review an admin reopened) or was submitted at some time."""
+    # A reopened review has no submitted_at until it is submitted again, yet its scores stand.
+    scored = Review.query.filter(Review.rubric_id == rubric.id,
+                                 Review.submitted_at.isnot(None) | Review.reopened_at.isnot(None)
+                                 | Review.score_rows.any())
+    return db.session.query(scored.exists()).scalar()
 
 
 def require_admin(actor) -> None:
@@ -108,8 +112,8 @@ def _number(value, name: str, kind=float):
 
 def save_criteria(rubric: Rubric, rows: list[dict], actor) -> Rubric:
     """Replace the rubric's criteria by ``rows`` (each: id or None, name_en, name_vi, guidance_en,
-    guidance_vi, weight, scale_min, scale_max, position, remove). A rubric that submitted reviews
-    were scored against keeps every criterion and its scale: copy it into a new version instead."""
+    guidance_vi, weight, scale_min, scale_max, position, remove). A rubric reviews were scored
+    against keeps every criterion and its scale: copy it into a new version instead."""
     require_admin(actor)
     existing = {c.id: c for c in rubric.criteria}
     used = in_use(rubric)
@@ -137,7 +141,7 @@ def save_criteria(rubric: Rubric, rows: list[dict], actor) -> Rubric:
             raise RubricError(_l("The scale of “%(name)s” must run upwards from a minimum of 0 or more "
                                  "to a maximum of at most %(max)d.", name=label, max=MAX_SCALE))
         if criterion is not None and used and (criterion.scale_min, criterion.scale_max) != (low, high):
-            raise RubricError(_l("“%(name)s” cannot be rescaled: submitted reviews were scored on "
+            raise RubricError(_l("“%(name)s” cannot be rescaled: reviews were scored on "
                                  "%(low)d-%(high)d. Copy the rubric into a new version to change it.",
                                  name=criterion.name_en or criterion.name_vi, low=criterion.scale_min,
                                  high=criterion.scale_max))
@@ -154,7 +158,7 @@ def save_criteria(rubric: Rubric, rows: list[dict], actor) -> Rubric:
                                      label, int)
         kept.append(criterion)
     if removed and used:
-        raise RubricError(_l("“%(name)s” cannot be removed: submitted reviews were scored against this "
+        raise RubricError(_l("“%(name)s” cannot be removed: reviews were scored against this "
                              "rubric. Copy the rubric into a new version to change its criteria.",
                              name=removed[0].name_en or removed[0].name_vi))
     if not kept:
