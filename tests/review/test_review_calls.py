@@ -26,17 +26,23 @@ def test_admin_creates_and_edits_a_call(people, login, db):
     call = Call.query.filter_by(title="Chuyển đổi số nông nghiệp 2027").one()
     assert (call.slug, call.reviewers_per_initiative, call.review_days, call.blind_mode, call.reviewers_see_others) == (
         "chuyen-doi-so-nong-nghiep-2027", 4, 30, "double", True)
-    assert call.opens_on == date(2027, 1, 1)
+    assert (call.opens_on, call.closes_on) == (date(2027, 1, 1), date(2027, 6, 30))
+    assert call.default_max_load == 6 and call.description == "Digital agriculture."
     assert AuditEvent.query.filter_by(action="call.created", object_id=call.id).count() == 1
     page = admin.get("/review/calls").get_data(as_text=True)
     assert call.title in page and "double-blind" in page
 
     response = admin.post(f"/review/calls/{call.id}/edit", data={
-        "title": call.title, "slug": call.slug, "reviewers_per_initiative": "2", "default_max_load": "6",
-        "review_days": "10", "blind_mode": "single"})
+        "title": call.title, "slug": call.slug, "description": "Digital agriculture, second edition.",
+        "opens_on": "2027-01-01", "closes_on": "2027-07-31", "reviewers_per_initiative": "2",
+        "default_max_load": "3", "review_days": "10", "blind_mode": "single"})
     assert response.status_code == 302
     db.session.refresh(call)
     assert call.reviewers_per_initiative == 2 and call.blind_mode == "single" and not call.reviewers_see_others
+    assert (call.default_max_load, call.review_days, call.closes_on) == (3, 10, date(2027, 7, 31))
+    assert call.description == "Digital agriculture, second edition."
+    edited = AuditEvent.query.filter_by(action="call.edited", object_id=call.id).one()
+    assert {"default_max_load", "description", "closes_on"} <= set(edited.detail["fields"])
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -194,6 +200,49 @@ def test_a_rubric_in_use_keeps_its_criteria_and_is_copied_into_a_new_version(wor
     assert review.rubric_id == own.id
     assert Criterion.query.filter_by(rubric_id=own.id, key="novelty").one().scale_max == 5
     assert Rubric.query.filter_by(call_id=world.call.id).count() == 2
+
+
+def _rescale_novelty(rubric, actor):
+    rows = [{"id": c.id, "name_en": c.name_en, "name_vi": c.name_vi, "weight": c.weight, "position": c.position,
+             "scale_min": c.scale_min, "scale_max": 10 if c.key == "novelty" else c.scale_max}
+            for c in rubric.criteria]
+    return rubrics.save_criteria(rubric, rows, actor)
+
+
+def test_a_reopened_review_or_a_scored_draft_keeps_the_rubric_in_use(world, people, db):
+    """Reopening clears ``submitted_at``, yet the review's scores stand: the rubric must still
+    refuse a rescale. A draft that holds scores counts too; one without scores does not."""
+    from review import reviewing
+
+    admin = people["admin"]
+    own = rubrics.copy_rubric(rubrics.default_rubric(), world.call, admin)
+    db.session.commit()
+    first, second = world.assignments[:2]
+    review = submit_review(first)
+    reviewing.reopen_review(review, admin, "Please explain the impact score.")
+    db.session.commit()
+    assert review.submitted_at is None and review.score_rows
+    assert rubrics.in_use(own)
+    with pytest.raises(rubrics.RubricError, match="cannot be rescaled"):
+        _rescale_novelty(own, admin)
+    db.session.rollback()
+    assert Criterion.query.filter_by(rubric_id=own.id, key="novelty").one().scale_max == 5
+
+    # A fresh version: unused while a review has no scores, in use once a draft holds some.
+    second_version = rubrics.copy_rubric(own, world.call, admin)
+    db.session.commit()
+    submit_review(second, scores={}, submit=False)
+    draft = reviewing.review_for(second)
+    assert draft.rubric_id == second_version.id and not draft.score_rows
+    assert not rubrics.in_use(second_version)
+    submit_review(second, scores={"novelty": 3}, submit=False)
+    assert rubrics.in_use(second_version)
+    with pytest.raises(rubrics.RubricError, match="cannot be removed"):
+        rows = [{"id": c.id, "name_en": c.name_en, "name_vi": c.name_vi, "weight": c.weight,
+                 "scale_min": c.scale_min, "scale_max": c.scale_max, "remove": c.key == "impact"}
+                for c in second_version.criteria]
+        rubrics.save_criteria(second_version, rows, admin)
+    db.session.rollback()
 
 
 def test_only_admins_manage_calls_and_rubrics(world, people, login, db):

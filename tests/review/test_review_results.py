@@ -65,6 +65,33 @@ def test_results_of_one_initiative(ranked, people, login):
     assert calibration_shown(agreed.weighted, agreed) == pytest.approx(4.8)
 
 
+def test_reviewers_with_fewer_than_three_reviews_keep_their_raw_totals(world, people, make_initiative, app, db):
+    """Calibration needs a history: each reviewer here has one or two submitted reviews, so the
+    calibrated totals are the raw weighted totals, through ``results.round_result`` as the pages
+    read them."""
+    admin = people["admin"]
+    first, second, third = world.assignments
+    other = make_initiative(people["other"], submitted=True, call_id=world.call.id, title="Another sensor")
+    operations.pass_screening(other, admin)
+    extra = operations.invite_expert(other, first.expert, admin)
+    db.session.commit()
+    submit_review(extra, scores=LOW, recommendation="reject")
+    for assignment, scores in ((first, HIGH), (second, MID), (third, LOW)):
+        submit_review(assignment, scores=scores)
+    _, result = results.round_result(world.initiative)
+    assert result.count == 3 and len({t.weighted for t in result.reviews}) == 3
+    for totals in result.reviews:
+        assert not totals.calibrated_with_history
+        assert totals.calibrated == pytest.approx(totals.weighted)
+    assert result.calibrated == pytest.approx(result.weighted)
+    # With the threshold lowered to two reviews, the first reviewer's total is calibrated.
+    app.config["REVIEW_CALIBRATION_MIN_REVIEWS"] = 2
+    _, lowered = results.round_result(world.initiative)
+    used = {t.review.reviewer: t for t in lowered.reviews if t.calibrated_with_history}
+    assert list(used) == [first.expert_id]
+    assert used[first.expert_id].calibrated != pytest.approx(used[first.expert_id].weighted)
+
+
 def calibration_shown(fraction, result):
     from review import calibration
 
