@@ -53,22 +53,48 @@ def require_admin(actor, *, command_line: bool = False) -> None:
         raise AssignmentError(_l("Only an administrator can assign reviewers."))
 
 
+NOT_PROPOSED = "not_proposed"
 REASONS = {NOT_ENOUGH_EXPERTS: _l("not enough non-conflicted experts"),
-           LOAD_EXHAUSTED: _l("load exhausted")}
+           LOAD_EXHAUSTED: _l("load exhausted"),
+           NOT_PROPOSED: _l("eligible experts still have load: compute the proposal or add one by hand")}
+
+
+def capacity_left(experts: list[ExpertProfile], call: Call) -> np.ndarray:
+    """How many more assignments each expert may take in ``call``, under two caps: the expert's
+    own maximum load over everything they review, and the call's maximum load per expert over
+    this call; both less what the expert holds and what the call's proposal already gives them."""
+    ids = [e.id for e in experts]
+    loads = matching.current_loads(ids)
+
+    def per_expert(states):
+        return dict(db.session.query(Assignment.expert_id, db.func.count(Assignment.id)).filter(
+            Assignment.call_id == call.id, Assignment.state.in_(states),
+            Assignment.expert_id.in_(ids)).group_by(Assignment.expert_id))
+
+    in_call, proposed_here = per_expert(ACTIVE_STATES), per_expert([A.PROPOSED.value])
+    return np.array([max(0, min((e.max_load or 0) - loads.get(e.id, 0) - proposed_here.get(e.id, 0),
+                                (call.default_max_load or 0) - in_call.get(e.id, 0)
+                                - proposed_here.get(e.id, 0)))
+                     for e in experts])
 
 
 def why_uncovered(initiative: Initiative, call: Call) -> str:
     """Why ``initiative`` lacks reviewers in the call's proposal: too few experts may review it
-    at all (conflicts, declines, unavailability, no texts), or those who may have no load left."""
-    held = Assignment.query.filter(Assignment.initiative_id == initiative.id,
-                                   Assignment.state.in_(ACTIVE_STATES)).count()
+    at all (conflicts, declines, unavailability), those who may have no load left, or some who
+    may still take it were not proposed (no proposal computed yet, or a reviewer removed)."""
+    on_it = {a.expert_id for a in Assignment.query.filter(
+        Assignment.initiative_id == initiative.id,
+        Assignment.state.in_([*ACTIVE_STATES, A.PROPOSED.value]))}
     declined = {a.expert_id for a in Assignment.query.filter_by(initiative_id=initiative.id,
                                                                  state=A.DECLINED.value)}
     experts = [e for e in ExpertProfile.reviewers().all() if e.is_available() and e.id not in declined]
     conflicts = matching.conflict_matrix([initiative], experts)[0] if experts else []
     eligible = [e for e, reason in zip(experts, conflicts, strict=True) if not reason]
-    if len(eligible) + held < call.reviewers_per_initiative:
+    if len({e.id for e in eligible} | on_it) < call.reviewers_per_initiative:
         return str(REASONS[NOT_ENOUGH_EXPERTS])
+    free = [e for e in eligible if e.id not in on_it]
+    if free and capacity_left(free, call).any():
+        return str(REASONS[NOT_PROPOSED])
     return str(REASONS[LOAD_EXHAUSTED])
 
 
@@ -130,14 +156,7 @@ def propose(call: Call, *, maximin: bool = False, diverse: bool = False, actor=N
             Assignment.initiative_id.in_(list(row_of)), Assignment.state == A.DECLINED.value):
         if expert_id in index:
             allowed[row_of[initiative_id], index[expert_id]] = False
-    loads = matching.current_loads([e.id for e in experts])
-    # Two caps: the expert's own maximum load over everything they review, and the call's
-    # maximum load per expert over what they review in this call.
-    in_call = dict(db.session.query(Assignment.expert_id, db.func.count(Assignment.id)).filter(
-        Assignment.call_id == call.id, Assignment.state.in_(ACTIVE_STATES)).group_by(Assignment.expert_id))
-    capacity = np.array([max(0, min((e.max_load or 0) - loads.get(e.id, 0),
-                                    (call.default_max_load or 0) - in_call.get(e.id, 0)))
-                         for e in experts])
+    capacity = capacity_left(experts, call)  # the call's old proposal is deleted above
     wanted = np.array([max(0, call.reviewers_per_initiative - held_count[i.id]) for i in matched])
     organisations = {}
     groups = np.array([organisations.setdefault(fold(e.organisation), len(organisations))
@@ -178,6 +197,51 @@ def proposed(call: Call) -> dict[Initiative, list[Assignment]]:
     for row in rows:
         grouped.setdefault(row.initiative, []).append(row)
     return grouped
+
+
+@dataclass
+class Card:
+    """One initiative on the proposal page: its proposed reviewers, how many it holds already,
+    how many the call wants, and why it lacks some."""
+
+    initiative: Initiative
+    rows: list[Assignment]
+    held: int
+    wanted: int
+    reason: str = ""
+
+    @property
+    def have(self) -> int:
+        """Reviewers held and proposed."""
+        return self.held + len(self.rows)
+
+    @property
+    def missing(self) -> int:
+        """Reviewers still lacking for the call's k."""
+        return max(0, self.wanted - self.have)
+
+    @property
+    def total(self) -> float:
+        """The total affinity of the proposed reviewers."""
+        return sum(a.affinity or 0 for a in self.rows)
+
+
+def proposal_cards(call: Call) -> list[Card]:
+    """A card for every initiative of the call that waits for reviewers, whether or not the
+    proposal gave it any (an admin may add one by hand), then for any other initiative with
+    proposed reviewers; reviewers already held count towards the call's k, as in ``propose``."""
+    grouped = proposed(call)
+    initiatives = screened(call)
+    initiatives += [i for i in grouped if i not in initiatives]
+    held = dict(db.session.query(Assignment.initiative_id, db.func.count(Assignment.id)).filter(
+        Assignment.initiative_id.in_([i.id for i in initiatives]),
+        Assignment.state.in_(ACTIVE_STATES)).group_by(Assignment.initiative_id)) if initiatives else {}
+    cards = [Card(i, grouped.get(i, []), held.get(i.id, 0), call.reviewers_per_initiative)
+             for i in initiatives]
+    for card in cards:
+        if card.missing:
+            card.reason = why_uncovered(card.initiative, call)
+    return cards
 
 
 def add_manual(initiative: Initiative, expert: ExpertProfile, actor) -> Assignment:

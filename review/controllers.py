@@ -236,17 +236,15 @@ def screening_reject(initiative_id):
 def _render_assignment(call: Call):
     from search import matching
 
-    grouped = assign.proposed(call)
+    cards = assign.proposal_cards(call)
     waiting = assign.screened(call)
-    uncovered = [(i, call.reviewers_per_initiative - len(grouped.get(i, [])), assign.why_uncovered(i, call))
-                 for i in waiting if len(grouped.get(i, [])) < call.reviewers_per_initiative]
-    reasons = matching.explain_pairs([(i, a.expert) for i, rows in grouped.items() for a in rows])
-    total = sum(a.affinity or 0 for rows in grouped.values() for a in rows)
+    reasons = matching.explain_pairs([(c.initiative, a.expert) for c in cards for a in c.rows])
     experts = ExpertProfile.reviewers().order_by(None).order_by(ExpertProfile.name).all()
     unscreened = len(operations.screening_queue(call))
-    return render_template("review/assignment.html", call=call, grouped=grouped, waiting=waiting,
-                           uncovered=uncovered, total=total, experts=experts, unscreened=unscreened,
-                           reasons=reasons)
+    return render_template("review/assignment.html", call=call, cards=cards, waiting=waiting,
+                           proposed=sum(len(c.rows) for c in cards),
+                           uncovered=[c for c in cards if c.missing], total=sum(c.total for c in cards),
+                           experts=experts, unscreened=unscreened, reasons=reasons)
 
 
 @blueprint.route("/calls/<int:call_id>/assignment")
@@ -430,11 +428,24 @@ def close_round(initiative_id):
 @blueprint.route("/assignments/<int:assignment_id>/cancel", methods=["POST"])
 @role_required(Role.ADMIN)
 def cancel(assignment_id):
+    """Cancel one reviewer and say what became of the round: closed when the remaining reviews
+    are in and enough, else open for a replacement."""
     row = load_or_404(Assignment, assignment_id)
+    initiative = row.initiative
     form = ReasonForm()
     form.validate_on_submit()
-    return _on_initiative(row.initiative, lambda: operations.cancel_assignment(row, current_user, form.reason.data or ""),
-                          _("The assignment of %(name)s is cancelled.", name=row.expert.name))
+    _result, error = commit_or_refuse(lambda: operations.cancel_assignment(row, current_user, form.reason.data or ""))
+    if error:
+        return refused(error, lambda: _render_initiative(initiative))
+    flash(_("The assignment of %(name)s is cancelled.", name=row.expert.name), "success")
+    remaining = operations.round_assignments(initiative)
+    if initiative.status == S.REVIEWED:
+        flash(_("The remaining reviews are all in: the round is closed and waits for a decision."), "info")
+    elif initiative.status == S.UNDER_REVIEW and remaining and all(a.status == A.SUBMITTED for a in remaining):
+        flash(_("The other reviews are all in, but the round now lacks %(n)d reviewer(s). It stays open: "
+                "invite a replacement, or close the round with the reviews submitted.",
+                n=operations.open_slots(initiative)), "warning")
+    return _back_to(initiative.id)
 
 
 @blueprint.route("/assignments/<int:assignment_id>/replace", methods=["POST"])

@@ -354,3 +354,73 @@ def test_diversity_counts_the_reviewers_an_initiative_already_has(call_with_init
     assert proposed_for_second() == {colleague.id}  # the closest free expert, same lab as the held one
     diverse = proposed_for_second(diverse=True)
     assert len(diverse) == 1 and colleague.id not in diverse and panel["chips"].id not in diverse
+
+
+# The proposal page: a card per waiting initiative, totals, the uncovered -------------------
+
+def _card(page, initiative):
+    """The part of the proposal page that is ``initiative``'s card."""
+    return page.split(f'id="proposal-{initiative.id}"')[1].split('class="card mb-2 proposal-initiative"')[0]
+
+
+def test_an_initiative_without_proposed_reviewers_gets_a_card_and_one_by_hand(
+        call_with_initiatives, people, panel, login, db):
+    """Nobody may be proposed (every expert is away): each initiative still has its card with the
+    add form, and the uncovered are named with the reason, although nothing was proposed."""
+    call, first, second = call_with_initiatives
+    for profile in panel.values():
+        profile.available = False
+    db.session.commit()
+    client = login(people["admin"])
+    assert client.post(f"/review/calls/{call.id}/assignment/run").status_code == 302
+    assert Assignment.query.filter_by(call_id=call.id, state="proposed").count() == 0
+    page = client.get(f"/review/calls/{call.id}/assignment").get_data(as_text=True)
+    uncovered = page.split('id="uncovered"')[1].split("</div>")[0]
+    for initiative in (first, second):
+        assert f"{initiative.title}: 2 missing (not enough non-conflicted experts)" in uncovered
+        card = _card(page, initiative)
+        assert "none yet" in card and "Reviewers: 0 of 2" in card
+        assert f'name="initiative_id" value="{initiative.id}"' in card and "Add reviewer" in card
+
+    assert client.post(f"/review/calls/{call.id}/assignment/add",
+                       data={"initiative_id": first.id, "expert_id": panel["rice"].id}).status_code == 302
+    added = Assignment.query.filter_by(initiative_id=first.id, state="proposed").one()
+    page = client.get(f"/review/calls/{call.id}/assignment").get_data(as_text=True)
+    card = _card(page, first)
+    assert "Rice Expert" in card and "Reviewers: 1 of 2" in card and "none yet" not in card
+    assert f'class="initiative-total">{added.affinity:.3f}<' in card
+    assert "none yet" in _card(page, second)
+    assert "Confirm and invite the reviewers" in page
+
+
+def test_before_any_proposal_the_uncovered_are_listed_as_not_yet_proposed(
+        call_with_initiatives, people, panel, login):
+    call, first, second = call_with_initiatives
+    page = login(people["admin"]).get(f"/review/calls/{call.id}/assignment").get_data(as_text=True)
+    uncovered = page.split('id="uncovered"')[1].split("</div>")[0]
+    for initiative in (first, second):
+        assert f"{initiative.title}: 2 missing (eligible experts still have load" in uncovered
+        assert "Add reviewer" in _card(page, initiative)
+    assert "Confirm and invite the reviewers" not in page
+
+
+def test_each_card_shows_its_total_and_counts_reviewers_already_held(
+        call_with_initiatives, people, panel, login, db):
+    """Round 2 keeps a reviewer: the initiative wants one more, and with it is covered."""
+    call, first, second = call_with_initiatives
+    db.session.add(Assignment(initiative_id=second.id, expert_id=panel["chips"].id, call_id=call.id,
+                              round=1, state=AssignmentState.INVITED.value))
+    db.session.commit()
+    client = login(people["admin"])
+    assert client.post(f"/review/calls/{call.id}/assignment/run").status_code == 302
+    rows = Assignment.query.filter_by(call_id=call.id, state="proposed").all()
+    page = client.get(f"/review/calls/{call.id}/assignment").get_data(as_text=True)
+    for initiative, proposed in ((first, 2), (second, 1)):
+        mine = [a for a in rows if a.initiative_id == initiative.id]
+        assert len(mine) == proposed
+        card = _card(page, initiative)
+        assert "Reviewers: 2 of 2" in card
+        assert f'class="initiative-total">{sum(a.affinity for a in mine):.3f}<' in card
+    assert "1 already reviewing" in _card(page, second)
+    assert 'id="uncovered"' not in page
+    assert f"{sum(a.affinity for a in rows):.3f}" in page.split("Total affinity:")[1]
