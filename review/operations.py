@@ -434,7 +434,9 @@ def decline_assignment(assignment: Assignment, user, reason: str, conflict: bool
 
 
 def cancel_assignment(assignment: Assignment, actor, reason: str = "") -> Assignment:
-    """An admin withdraws an invitation or an unfinished review."""
+    """An admin withdraws an invitation or an unfinished review. When the others' reviews are
+    all in, the round closes only if it still has the call's number of reviewers; short of them
+    it stays open for a replacement until the admin closes it (``close_round``)."""
     require_admin(actor)
     if assignment.status == A.SUBMITTED:
         raise ReviewError(_l("A submitted review cannot be cancelled."))
@@ -446,7 +448,7 @@ def cancel_assignment(assignment: Assignment, actor, reason: str = "") -> Assign
     mail_expert(assignment.expert, _l("Review cancelled: %(title)s", title=assignment.initiative.title),
                 "mail/review_cancelled.txt", assignment=assignment, initiative=assignment.initiative,
                 reason=assignment.cancel_reason or "")
-    complete_round(assignment.initiative, actor, force=True)
+    complete_round(assignment.initiative, actor)
     return assignment
 
 
@@ -532,14 +534,16 @@ def round_assignments(initiative: Initiative, round_number: int | None = None,
 def complete_round(initiative: Initiative, actor, force: bool = False) -> bool:
     """When every reviewer still counted in the round has submitted, the initiative is reviewed.
 
-    A decline leaves a slot the admin is expected to fill (next best, in one click), so a round
-    short of its reviewers after a decline closes only when the admin closes it (``force``)."""
+    A decline or a cancellation leaves a slot the admin is expected to fill (next best, in one
+    click), so a round short of its reviewers after one closes only when the admin closes it
+    (``force``)."""
     if initiative.status != S.UNDER_REVIEW:
         return False
     rows = round_assignments(initiative)
     if not rows or any(a.status != A.SUBMITTED for a in rows):
         return False
-    if not force and open_slots(initiative) and round_assignments(initiative, states=(A.DECLINED.value,)):
+    if not force and open_slots(initiative) and round_assignments(
+            initiative, states=(A.DECLINED.value, A.CANCELLED.value)):
         return False
     _transition(initiative, S.REVIEWED, actor, "initiative.reviewed", reviews=len(rows))
     link = app_link("review.initiative_page", initiative_id=initiative.id)
@@ -617,7 +621,8 @@ def record_decision(initiative: Initiative, outcome: str, rationale: str, actor)
 
 
 def close_round(initiative: Initiative, actor) -> None:
-    """An admin closes a round short of reviewers (after a decline nobody replaced)."""
+    """An admin closes a round short of reviewers (after a decline or a cancellation nobody
+    replaced)."""
     require_admin(actor)
     if not complete_round(initiative, actor, force=True):
         raise ReviewError(_l("The round can be closed only under review, with at least one review "

@@ -169,6 +169,64 @@ def test_cancel_and_replace(world, people, login, db):
     assert login(third.expert.user).post(f"/review/assignments/{third.id}/cancel").status_code == 403
 
 
+def test_cancelling_a_slow_reviewer_keeps_the_round_open_for_a_replacement(world, people, login, db):
+    """Two reviews are in and the third reviewer is slow: cancelling them must not close the
+    round behind the admin's back. It stays open, the page says so and offers the next best and
+    the close button; the replacement is invited and the round closes with their review."""
+    from tests.review.conftest import submit_review
+
+    first, second, slow = world.assignments
+    submit_review(first)
+    submit_review(second)
+    admin = login(people["admin"])
+    response = admin.post(f"/review/assignments/{slow.id}/cancel", data={"reason": "No answer"},
+                          follow_redirects=True)
+    page = response.get_data(as_text=True)
+    db.session.expire_all()
+    assert slow.status == A.CANCELLED and world.initiative.status == S.UNDER_REVIEW
+    assert "round now lacks 1 reviewer(s)" in page and 'id="next-best"' in page
+    assert "Close the round with the reviews submitted" in page
+    replacement = operations.invite_next_best(world.initiative, people["admin"])
+    db.session.commit()
+    assert replacement.status == A.INVITED and world.initiative.status == S.UNDER_REVIEW
+    submit_review(replacement)
+    db.session.expire_all()
+    assert world.initiative.status == S.REVIEWED
+
+
+def test_cancelling_leaves_the_choice_to_close_the_round_to_the_admin(world, people, db):
+    from tests.review.conftest import submit_review
+
+    first, second, slow = world.assignments
+    submit_review(first)
+    submit_review(second)
+    operations.cancel_assignment(slow, people["admin"], "No answer")
+    db.session.commit()
+    # The cron's safety net does not close it either: the slot waits for the admin.
+    operations.send_reminders()
+    db.session.commit()
+    assert fresh(world.initiative).status == S.UNDER_REVIEW
+    operations.close_round(world.initiative, people["admin"])
+    db.session.commit()
+    assert fresh(world.initiative).status == S.REVIEWED
+
+
+def test_cancelling_an_extra_reviewer_closes_a_round_whose_reviews_are_in(world, people, panel, login, db):
+    """A fourth reviewer added by hand is cancelled once the call's three reviews are in: the
+    round has its reviewers, so it is reviewed at once and the admin is told."""
+    from tests.review.conftest import submit_review
+
+    extra_expert = [p for p in panel if p.id not in {a.expert_id for a in world.assignments}][0]
+    extra = operations.invite_expert(world.initiative, extra_expert, people["admin"])
+    db.session.commit()
+    for assignment in world.assignments:
+        submit_review(assignment)
+    assert fresh(world.initiative).status == S.UNDER_REVIEW
+    response = login(people["admin"]).post(f"/review/assignments/{extra.id}/cancel", follow_redirects=True)
+    assert "the round is closed and waits for a decision" in response.get_data(as_text=True)
+    assert fresh(world.initiative).status == S.REVIEWED
+
+
 def test_remind_emails_near_due_reviewers_and_flags_overdue(world, runner, db, people, login):
     near, late, far = world.assignments
     accept(near)
