@@ -424,3 +424,95 @@ def test_each_card_shows_its_total_and_counts_reviewers_already_held(
     assert "1 already reviewing" in _card(page, second)
     assert 'id="uncovered"' not in page
     assert f"{sum(a.affinity for a in rows):.3f}" in page.split("Total affinity:")[1]
+
+
+# The fairness and diversity options, from the page and from the command line --------------
+
+def _about(word):
+    """An English initiative whose embedded text is ``word`` only (the fake embedder then gives
+    it one word's vector, so each expert's affinity follows the words of their bio)."""
+    return {"title": word.title(), "summary": word, "description": word, "keywords": [word],
+            "language": "en"}
+
+
+def _screened_call(people, make_initiative, db, slug, k, words):
+    from review import operations
+
+    call = Call(slug=slug, title=slug, reviewers_per_initiative=k, default_max_load=1)
+    db.session.add(call)
+    db.session.commit()
+    initiatives = [make_initiative(people["proposer"], submitted=True, call_id=call.id, **_about(word))
+                   for word in words]
+    for initiative in initiatives:
+        operations.pass_screening(initiative, people["admin"])
+    db.session.commit()
+    return call, initiatives
+
+
+@pytest.fixture
+def fairness_call(people, make_user, make_initiative, db):
+    """Two initiatives wanting one reviewer each, two experts of load 1. The best total gives
+    Alpha the generalist (0.95) and Beta the weak specialist (0.22); the fairest gives Alpha the
+    specialist (0.44) and Beta the generalist (0.32)."""
+    call, (alpha, beta) = _screened_call(people, make_initiative, db, "fair-call", 1, ["alpha", "beta"])
+    generalist = make_expert(make_user, "Generalist", "Lab One", "alpha alpha alpha beta", "", max_load=1)
+    specialist = make_expert(make_user, "Specialist", "Lab Two", "alpha alpha beta gamma gamma gamma gamma",
+                             "", max_load=1)
+    return call, alpha, beta, generalist, specialist
+
+
+@pytest.fixture
+def diversity_call(people, make_user, make_initiative, db):
+    """One initiative wanting two reviewers; its two best experts work at the same institute
+    (spelt two ways), a third elsewhere fits less."""
+    call, (alpha,) = _screened_call(people, make_initiative, db, "diverse-call", 2, ["alpha"])
+    twins = [make_expert(make_user, "First Twin", "Viện Alpha", "alpha alpha alpha beta", ""),
+             make_expert(make_user, "Second Twin", "VIEN  alpha", "alpha alpha alpha gamma", "")]
+    outsider = make_expert(make_user, "Outsider", "Lab Three", "alpha beta gamma", "")
+    return call, alpha, twins, outsider
+
+
+def _propose_via(how, app, call, admin, options):
+    """Compute the call's proposal from the page (the checkboxes) or the command line (the
+    flags); returns the proposed pairs as {(initiative id, expert id): affinity}."""
+    from initiatives.extensions import db
+
+    if how == "page":
+        client = sign_in(app.test_client(), admin)
+        response = client.post(f"/review/calls/{call.id}/assignment/run",
+                               data={option: "1" for option in options})
+        assert response.status_code == 302
+    else:
+        result = app.test_cli_runner().invoke(
+            args=["review", "assign", call.slug, *(f"--{option}" for option in options)])
+        assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    event = AuditEvent.query.filter_by(action="call.assignment_proposed").order_by(AuditEvent.id.desc()).first()
+    assert {option: event.detail[option] for option in ("maximin", "diverse")} == \
+        {option: option in options for option in ("maximin", "diverse")}
+    return {(a.initiative_id, a.expert_id): a.affinity
+            for a in Assignment.query.filter_by(call_id=call.id, state="proposed")}
+
+
+@pytest.mark.parametrize("how", ["page", "command line"])
+def test_the_fairness_option_raises_the_weakest_initiative(fairness_call, people, app, how):
+    call, alpha, beta, generalist, specialist = fairness_call
+    plain = _propose_via(how, app, call, people["admin"], [])
+    assert set(plain) == {(alpha.id, generalist.id), (beta.id, specialist.id)}
+    for options in (["maximin"], ["maximin", "diverse"]):
+        fair = _propose_via(how, app, call, people["admin"], options)
+        assert set(fair) == {(alpha.id, specialist.id), (beta.id, generalist.id)}
+        # The trade the option makes: a lower total for a better weakest initiative.
+        assert sum(fair.values()) < sum(plain.values())
+        assert min(fair.values()) > min(plain.values())
+
+
+@pytest.mark.parametrize("how", ["page", "command line"])
+def test_the_diversity_option_takes_one_reviewer_per_organisation(diversity_call, people, app, how):
+    call, alpha, twins, outsider = diversity_call
+    plain = _propose_via(how, app, call, people["admin"], [])
+    assert set(plain) == {(alpha.id, twin.id) for twin in twins}
+    for options in (["diverse"], ["diverse", "maximin"]):
+        diverse = _propose_via(how, app, call, people["admin"], options)
+        chosen = {expert_id for _initiative, expert_id in diverse}
+        assert len(chosen) == 2 and outsider.id in chosen and len(chosen & {t.id for t in twins}) == 1
