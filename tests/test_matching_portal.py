@@ -199,6 +199,54 @@ def test_near_duplicates_are_shown_before_submission(people, make_initiative, lo
     assert "Submit anyway" in page
 
 
+def _accepted(make_initiative, proposer, admin, db, **values):
+    """A published initiative of the catalogue: submitted, reviewed and accepted."""
+    from initiatives.proposals import operations
+
+    initiative = make_initiative(proposer, submitted=True, **values)
+    for step in (S.UNDER_REVIEW, S.REVIEWED, S.ACCEPTED):
+        operations.transition(initiative, step, actor=admin)
+    db.session.commit()
+    return initiative
+
+
+def _closeness(draft, other):
+    """The cosine the near-duplicate check compares with the threshold."""
+    draft_vector = vectors.embed([vectors.initiative_text(draft)], [draft.language])[0]
+    return float(draft_vector @ vectors.vector_of("initiative", other.id, other))
+
+
+def test_near_duplicates_in_the_catalogue_are_named_with_a_link(people, make_initiative, login, db):
+    published = _accepted(make_initiative, people["other"], people["admin"], db,
+                          title="Cảm biến độ ẩm đất cho ruộng lúa Cần Thơ")
+    draft = make_initiative(people["proposer"])
+    assert _closeness(draft, published) > 0.8
+    page = login(people["proposer"]).get(f"/initiatives/{draft.id}/submit").get_data(as_text=True)
+    warning = page.split("These initiatives in the catalogue look very similar to yours.")[1].split("</div>")[0]
+    assert f'<a href="/initiatives/{published.id}">{published.title}</a>' in warning
+    assert "under review elsewhere" not in page and "Submit anyway" in page
+
+
+def test_an_initiative_below_the_duplicate_threshold_gives_no_warning(people, make_initiative, login, app, db):
+    """Sharing the field and a few words is not a duplicate: the threshold decides, not mere
+    closeness."""
+    related = _accepted(make_initiative, people["other"], people["admin"], db,
+                        title="Cảm biến cho ao nuôi tôm",
+                        summary="Low-cost water quality sensors that tell shrimp farmers when to aerate.",
+                        description="Dissolved oxygen probes and an app for shrimp ponds in Bạc Liêu.",
+                        keywords=["shrimp", "aquaculture", "IoT"], organisation="Công ty Tôm Việt")
+    draft = make_initiative(people["proposer"])
+    closeness = _closeness(draft, related)
+    assert 0.1 < closeness < app.config["DUPLICATE_THRESHOLD"]
+    proposer = login(people["proposer"])
+    page = proposer.get(f"/initiatives/{draft.id}/submit").get_data(as_text=True)
+    assert "look very similar" not in page and related.title not in page
+    assert "Submit" in page
+    app.config["DUPLICATE_THRESHOLD"] = closeness - 0.01
+    page = proposer.get(f"/initiatives/{draft.id}/submit").get_data(as_text=True)
+    assert "look very similar" in page and related.title in page
+
+
 def test_expert_finder(people, panel, login):
     page = login(people["admin"]).get("/matching/experts?q=chip packaging").get_data(as_text=True)
     assert page.index("Chip Expert") < page.index("Rice Expert")
