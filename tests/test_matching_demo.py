@@ -62,7 +62,8 @@ def test_mandarin_e_commerce_demand_prefers_agricultural_e_commerce(demo):
     assert best_ecommerce < 5
 
 
-def test_demo_call_gets_a_full_conflict_free_proposal(demo, db):
+@pytest.mark.parametrize("how", ["service", "command line"])
+def test_demo_call_gets_a_full_conflict_free_proposal(demo, db, runner, how):
     call = Call.query.filter_by(slug="green-agriculture-2027").one()
     waiting = assign.screened(call)
     assert waiting
@@ -72,8 +73,15 @@ def test_demo_call_gets_a_full_conflict_free_proposal(demo, db):
     assert unscreened and not set(unscreened) & set(waiting)
     held = matching.current_loads()  # the demo's own reviews under way count against the load
     assert sum(held.values()) > 0
-    proposal = assign.propose(call)
-    assert proposal.uncovered == [] and proposal.not_matched == []
+    if how == "service":
+        proposal = assign.propose(call)
+        assert proposal.uncovered == [] and proposal.not_matched == []
+    else:
+        result = runner.invoke(args=["review", "assign", "green-agriculture-2027"])
+        assert result.exit_code == 0, result.output
+        assert f"{len(waiting)} initiatives, {len(waiting) * call.reviewers_per_initiative} proposed" in result.output
+        assert "UNCOVERED" not in result.output and "NOT MATCHED" not in result.output
+        db.session.expire_all()
     rows = Assignment.query.filter_by(call_id=call.id, state="proposed").all()
     assert len(rows) == len(waiting) * call.reviewers_per_initiative
     experts = ExpertProfile.query.all()
