@@ -360,22 +360,27 @@ def _affinity(initiative: Initiative, expert: ExpertProfile) -> float | None:
 
 
 def next_best_expert(initiative: Initiative):
-    """The matcher's best expert not yet asked in this round: no conflict, available, under
-    their load. An ``ExpertSuggestion`` or None (nobody left, or the initiative not yet matched)."""
+    """The matcher's best expert not yet asked in this round: no conflict, available, with room
+    under their own maximum load and under the call's maximum load per expert (the caps the
+    call's proposal respects). An ``ExpertSuggestion`` or None (nobody left, or the initiative
+    not yet matched)."""
+    from review import assign
     from search import matching
 
     suggested, _excluded = matching.suggest_experts(initiative, limit=1000)
     asked = {a.expert_id for a in Assignment.query.filter(
         Assignment.initiative_id == initiative.id,
         (Assignment.round == (initiative.round or 1)) | (Assignment.state == A.DECLINED.value))}
-    for suggestion in suggested:
-        expert = suggestion.expert
-        if expert.id in asked or not expert.is_available():
-            continue
-        if suggestion.load >= (expert.max_load or 0):
-            continue
-        return suggestion
-    return None
+    candidates = [s for s in suggested if s.expert.id not in asked and s.expert.is_available()]
+    if not candidates:
+        return None
+    # One rule for both: the one-click replacement may not push an expert past a cap the
+    # proposal would have kept.
+    if initiative.call is not None:
+        room = assign.capacity_left([s.expert for s in candidates], initiative.call)
+    else:
+        room = [(s.expert.max_load or 0) - s.load for s in candidates]
+    return next((s for s, left in zip(candidates, room, strict=True) if left > 0), None)
 
 
 def open_slots(initiative: Initiative) -> int:

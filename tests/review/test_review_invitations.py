@@ -327,6 +327,43 @@ def test_the_calls_maximum_load_caps_each_expert_within_the_call(people, panel, 
     assert len(proposal.uncovered) == 1
 
 
+def test_the_calls_maximum_load_caps_the_one_click_replacement(world, people, make_initiative, db):
+    """The call allows one review per expert: the next best expert who already reviews another
+    initiative of the call is passed over, both for ``invite_next_best`` and for a replacement
+    without a chosen expert, though their own maximum load (five) would allow more."""
+    admin = people["admin"]
+    operations.update_call(world.call, admin, title=world.call.title, slug=world.call.slug, default_max_load=1)
+    other = make_initiative(people["other"], submitted=True, call_id=world.call.id, title="Tưới nhỏ giọt")
+    operations.pass_screening(other, admin)
+    db.session.commit()
+    first_choice = operations.next_best_expert(world.initiative)
+    assert first_choice is not None
+    operations.invite_expert(other, first_choice.expert, admin)  # by hand: the admin's own choice
+    db.session.commit()
+    assert matching.current_loads([first_choice.expert.id])[first_choice.expert.id] == 1 < first_choice.expert.max_load
+
+    second_choice = operations.next_best_expert(world.initiative)
+    assert second_choice is not None and second_choice.expert.id != first_choice.expert.id
+    invited = operations.invite_next_best(world.initiative, admin)
+    db.session.commit()
+    assert invited.expert_id == second_choice.expert.id
+
+    # Every expert outside the initiative now holds the call's one review: nobody is left.
+    assert operations.next_best_expert(world.initiative) is None
+    before = (Assignment.query.count(), AuditEvent.query.count())
+    with pytest.raises(operations.ReviewError, match="No further expert"):
+        operations.invite_next_best(world.initiative, admin)
+    with pytest.raises(operations.ReviewError, match="No further expert"):
+        operations.replace_assignment(world.assignments[0], admin)
+    db.session.rollback()
+    assert (Assignment.query.count(), AuditEvent.query.count()) == before
+    assert fresh(world.assignments[0]).status == A.INVITED
+    in_call = [a.expert_id for a in Assignment.query.filter_by(call_id=world.call.id)
+               .filter(Assignment.state.in_(["invited", "accepted", "overdue"]))
+               if a.expert_id in {first_choice.expert.id, second_choice.expert.id}]
+    assert sorted(in_call) == sorted([first_choice.expert.id, second_choice.expert.id])
+
+
 @pytest.mark.parametrize("change", ["expert role taken away", "account deactivated"])
 def test_only_active_experts_are_proposed_or_added_by_hand(make_world, people, panel, db, change):
     from review import assign
