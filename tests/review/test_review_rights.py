@@ -1,12 +1,12 @@
 """The user's right is checked by the services themselves, not only by the pages: a proposer, an
-expert or a demand owner calling an assignment or rubric operation is refused, and nothing
-changes (no row, no audit event)."""
+expert or a demand owner calling an assignment, rubric or review operation is refused, and
+nothing changes (no row, no audit event)."""
 
 import pytest
 
-from initiatives.models import AuditEvent
-from review import assign, operations, rubrics
-from review.models import Assignment, AssignmentState, Rubric
+from initiatives.models import AuditEvent, Call, Initiative, Notification, OutboxMessage
+from review import assign, operations, reviewing, rubrics
+from review.models import Assignment, AssignmentState, Decision, Review, Rubric
 from tests.review.conftest import submit_review
 
 A = AssignmentState
@@ -92,3 +92,118 @@ def test_a_submitted_review_cannot_be_replaced(world, people, login, db):
     # A non-admin is refused by the service too.
     with pytest.raises(operations.ReviewError, match="Only an administrator"):
         operations.replace_assignment(world.assignments[1], people["expert"])
+
+
+# The review's admin-only services, each with the situation in which an administrator may call
+# it: ``setup(world, people, panel, make_initiative, db)`` returns ``act(actor)``.
+
+def _fresh_call(world, people, panel, make_initiative, db):
+    call = operations.create_call(people["admin"], title="Empty call", reviewers_per_initiative=2,
+                                  default_max_load=5, review_days=14, blind_mode="single")
+    db.session.commit()
+    return lambda actor: operations.delete_call(call, actor)
+
+
+def _unscreened(world, people, panel, make_initiative, db):
+    return make_initiative(people["other"], submitted=True, call_id=world.call.id, title="Chưa sàng lọc")
+
+
+def _free_expert(world, panel):
+    return [p for p in panel if p.id not in {a.expert_id for a in world.assignments}][0]
+
+
+def _reopen(world, people, panel, make_initiative, db):
+    review = submit_review(world.assignments[0])
+    return lambda actor: reviewing.reopen_review(review, actor, "Please explain.")
+
+
+def _short_round(world, people, panel, make_initiative, db):
+    """One reviewer declined, the two others submitted: only an admin's closing ends the round."""
+    declined = world.assignments[0]
+    operations.decline_assignment(declined, declined.expert.user, "Too busy")
+    db.session.commit()
+    for assignment in world.assignments[1:]:
+        submit_review(assignment)
+    return lambda actor: operations.close_round(world.initiative, actor)
+
+
+def _reviewed(world, people, panel, make_initiative, db):
+    for assignment in world.assignments:
+        submit_review(assignment)
+    return lambda actor: operations.record_decision(world.initiative, "accepted", "Strong reviews.", actor)
+
+
+def _screening(verb):
+    def setup(world, people, panel, make_initiative, db):
+        initiative = _unscreened(world, people, panel, make_initiative, db)
+        if verb == "pass":
+            return lambda actor: operations.pass_screening(initiative, actor, "Eligible.")
+        return lambda actor: operations.reject_screening(initiative, actor, "Outside the call's topic.")
+    return setup
+
+
+ADMIN_SERVICES = {
+    "create_call": lambda w, p, panel, mi, db: lambda actor: operations.create_call(
+        actor, title="A call of one's own", reviewers_per_initiative=3, default_max_load=5, review_days=14,
+        blind_mode="single"),
+    "update_call": lambda w, p, panel, mi, db: lambda actor: operations.update_call(
+        w.call, actor, title="A renamed call", slug=w.call.slug, reviewers_per_initiative=2, default_max_load=1),
+    "delete_call": _fresh_call,
+    "pass_screening": _screening("pass"),
+    "reject_screening": _screening("reject"),
+    "invite_expert": lambda w, p, panel, mi, db: lambda actor: operations.invite_expert(
+        w.initiative, _free_expert(w, panel), actor),
+    "invite_next_best": lambda w, p, panel, mi, db: lambda actor: operations.invite_next_best(w.initiative, actor),
+    "cancel_assignment": lambda w, p, panel, mi, db: lambda actor: operations.cancel_assignment(
+        w.assignments[0], actor, "Changed plans"),
+    "replace_assignment": lambda w, p, panel, mi, db: lambda actor: operations.replace_assignment(
+        w.assignments[0], actor),
+    "reopen_review": _reopen,
+    "close_round": _short_round,
+    "record_decision": _reviewed,
+}
+
+
+def _everything():
+    """What a refused call must leave as it was: rows, states, audit events, bells and e-mails."""
+    return {
+        "calls": [(c.id, c.title, c.slug, c.reviewers_per_initiative, c.default_max_load)
+                  for c in Call.query.order_by(Call.id)],
+        "initiatives": [(i.id, i.state, i.screened_at, i.screening_note) for i in Initiative.query.order_by(Initiative.id)],
+        "assignments": [(a.id, a.state, a.cancel_reason) for a in Assignment.query.order_by(Assignment.id)],
+        "reviews": [(r.id, r.submitted_at, r.reopened_at) for r in Review.query.order_by(Review.id)],
+        "decisions": Decision.query.count(),
+        "audit": AuditEvent.query.count(),
+        "bells": Notification.query.count(),
+        "mails": OutboxMessage.query.count(),
+    }
+
+
+@pytest.mark.parametrize("service", list(ADMIN_SERVICES))
+def test_every_admin_service_refuses_non_admins_and_changes_nothing(make_world, people, panel, make_initiative,
+                                                                    service, db):
+    """Each service checks the right itself (the pages' 403 is not the only guard): a proposer,
+    an expert and a demand owner are refused and nothing is written; then the administrator,
+    in the same situation, succeeds."""
+    world = make_world()
+    act = ADMIN_SERVICES[service](world, people, panel, make_initiative, db)
+    db.session.commit()
+    before = _everything()
+    for who in NON_ADMINS:
+        with pytest.raises(operations.ReviewError, match="Only an administrator"):
+            act(people[who])
+        db.session.rollback()
+        assert _everything() == before, who
+    act(people["admin"])
+    db.session.commit()
+    assert AuditEvent.query.count() > before["audit"]
+
+
+def test_the_table_lists_every_admin_service():
+    """A new admin-only service joins the table above, or this fails."""
+    import inspect
+
+    guarded = {name for module in (operations, reviewing)
+               for name, function in inspect.getmembers(module, inspect.isfunction)
+               if function.__module__ == module.__name__ and "require_admin(actor)" in inspect.getsource(function)}
+    assert guarded - {"require_admin"} == set(ADMIN_SERVICES)
