@@ -13,32 +13,37 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from search import vectors  # noqa: E402
 from search.embeddings import DEFAULT_MODEL, get_service  # noqa: E402
 from search.glossary import encode_bridged  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "initiatives" / "data" / "demo"
 LABELS = ROOT / "search" / "eval" / "expert_labels.json"
-DESCRIPTION_START = 1500  # characters of an initiative's description that are embedded
+
+
+# The demo data are dicts; the portal's text builders read attributes. Wrapping each dict lets
+# the tests embed exactly what the portal embeds, so the two cannot drift apart.
+
+def _as_object(item: dict, *fields: str) -> SimpleNamespace:
+    """``item``'s ``fields`` as attributes (None where missing), as the text builders read them."""
+    return SimpleNamespace(**{name: item.get(name) for name in fields})
 
 
 def initiative_text(item: dict) -> str:
     """Title, summary, keywords and the start of the description, as the portal embeds them."""
-    parts = [item.get("title"), item.get("summary"), ", ".join(item.get("keywords") or []),
-             (item.get("description") or "")[:DESCRIPTION_START]]
-    return "\n".join(part for part in parts if part)
+    return vectors.initiative_text(_as_object(item, "title", "summary", "keywords", "description"))
 
 
 def expert_texts(item: dict) -> list[str]:
     """The profile (keywords and bio), then each publication (title and abstract)."""
-    profile = "\n".join(part for part in (", ".join(item.get("keywords") or []), item.get("bio"))
-                        if part)
-    return [profile] + ["\n".join(part for part in (p.get("title"), p.get("abstract")) if part)
-                        for p in item.get("publications", [])]
+    return [vectors.expert_text(_as_object(item, "keywords", "bio"))] + [
+        vectors.publication_text(_as_object(p, "title", "abstract")) for p in item.get("publications", [])]
 
 
 def demand_text(item: dict) -> str:
-    return "\n".join(part for part in (item.get("title"), item.get("description")) if part)
+    """Title and description, as the portal embeds a demand."""
+    return vectors.demand_text(_as_object(item, "title", "description"))
 
 
 def _read(path: Path):
