@@ -3,6 +3,7 @@ hidden until both agreed; every step is audited and notifies the other side."""
 
 import csv
 import io
+import json
 
 import pytest
 
@@ -37,7 +38,8 @@ def request(client, story, message="We grow oranges in Lào Cai and need this.")
 
 
 HIDDEN_OWNER = ("Phạm Dung", "owner@example.org", "Công ty Nông sản Lào Cai")
-HIDDEN_PROPOSER = ("Nguyễn Văn An", "proposer@example.org")
+# Who proposed the initiative: name, e-mail, organisation and the other team member.
+HIDDEN_PROPOSER = ("Nguyễn Văn An", "proposer@example.org", "Đại học Cần Thơ", "Trần Thị Bình")
 
 
 def assert_absent(text, words):
@@ -286,3 +288,114 @@ class TestMatcherSuggestions:
         connection = Connection.query.one()
         assert connection.status == C.SUGGESTED and connection.score is not None
         assert "0 new suggestion(s)" in runner.invoke(args=["connections", "suggest"]).output
+
+
+class TestTheProposerStaysAnonymous:
+    """Who proposed an accepted initiative is a contact detail: the public catalogue and a demand
+    owner learn it only once both sides agreed on a connection (issue 6)."""
+
+    @pytest.fixture
+    def settings(self):
+        return {"EMBED_SYNC": True, "DEMAND_MATCH_THRESHOLD": -1.0}
+
+    @staticmethod
+    def pages(story, connection=None):
+        """Every page and API answer a demand owner (or the public) reaches about the initiative."""
+        initiative, demand = story["initiative"].id, story["demand"].id
+        # The pages echo the query: the searches by organisation and team member go through the API.
+        pages = [f"/initiatives/{initiative}", "/catalogue", "/catalogue?q=Cảm biến độ ẩm&mode=text",
+                 "/catalogue?q=rice irrigation", f"/demands/{demand}", "/demands/open", "/connections/mine", "/notifications",
+                 f"/connections/request?demand_id={demand}&initiative_id={initiative}",
+                 "/api/v1/initiatives", f"/api/v1/initiatives/{initiative}",
+                 f"/api/v1/demands/{demand}/initiatives", "/api/v1/connections", "/api/v1/search?q=Cảm biến",
+                 "/api/v1/search?q=Đại học Cần Thơ", "/api/v1/search?q=Trần Thị Bình&mode=semantic"]
+        if connection is not None:
+            pages += [f"/connections/{connection.id}", f"/api/v1/connections/{connection.id}"]
+        return pages
+
+    @staticmethod
+    def read(client, path, headers):
+        """The status and text of ``path``; JSON decoded, since it escapes every non-ASCII letter."""
+        if not path.startswith("/api/"):
+            response = client.get(path)
+            return response.status_code, response.get_data(as_text=True)
+        response = client.get(path, headers=headers)
+        return response.status_code, json.dumps(response.get_json(), ensure_ascii=False)
+
+    def test_no_page_mail_or_answer_names_the_proposer_before_both_agreed(self, story, login, client, app, db):
+        from initiatives.api import tokens
+        from search.catalogue import catalogue
+
+        catalogue(app).flush()
+        _row, raw = tokens.create_token(story["owner"], "tests")
+        db.session.commit()
+        owner, api = login(story["owner"]), {"Authorization": f"Bearer {raw}"}
+        seen = owner.get(f"/initiatives/{story['initiative'].id}").get_data(as_text=True)
+        assert story["initiative"].title in seen and 'id="request-connection"' in seen
+        for path in self.pages(story):
+            assert self.read(client, path, {})[0] in (200, 302, 401), path
+            assert_absent(self.read(client, path, {})[1], HIDDEN_PROPOSER)  # the anonymous public
+            status, text = self.read(owner, path, api)
+            assert status == 200, path
+            assert_absent(text, HIDDEN_PROPOSER)
+        matches = owner.get(f"/api/v1/demands/{story['demand'].id}/initiatives", headers=api).get_json()
+        assert [m["initiative"]["id"] for m in matches["items"]] == [story["initiative"].id]
+
+        request(owner, story)
+        connection = Connection.query.one()
+        for path in self.pages(story, connection):
+            assert_absent(self.read(owner, path, api)[1], HIDDEN_PROPOSER)
+        proposer = login(story["proposer"])
+        assert proposer.post(f"/connections/{connection.id}/decline").status_code == 302
+        for path in self.pages(story, connection):
+            assert_absent(self.read(owner, path, api)[1], HIDDEN_PROPOSER)
+        for mail in OutboxMessage.query.filter_by(recipient="owner@example.org"):
+            assert_absent(mail.subject + mail.body, HIDDEN_PROPOSER)
+
+    def test_after_both_agreed_that_owner_only_sees_who_proposed(self, story, login, client, make_user,
+                                                                make_demand, app, db):
+        from initiatives.api import tokens
+
+        request(login(story["owner"]), story)
+        connection = Connection.query.one()
+        assert login(story["proposer"]).post(f"/connections/{connection.id}/accept").status_code == 302
+        second = make_user(Role.DEMAND_OWNER, email="second@example.org", name="Hoàng Yến")
+        make_demand(second, title="Another demand")
+        headers = {}
+        for who, user in (("owner", story["owner"]), ("second", second)):
+            _row, raw = tokens.create_token(user, "tests")
+            headers[who] = {"Authorization": f"Bearer {raw}"}
+        db.session.commit()
+        mail = OutboxMessage.query.filter_by(recipient="owner@example.org").one()
+        assert "Nguyễn Văn An" in mail.body and "Đại học Cần Thơ" in mail.body
+
+        initiative = story["initiative"].id
+        page = login(story["owner"]).get(f"/initiatives/{initiative}").get_data(as_text=True)
+        for detail in ("Nguyễn Văn An", "Đại học Cần Thơ", "Trần Thị Bình"):
+            assert detail in page, detail
+        answer = client.get(f"/api/v1/initiatives/{initiative}", headers=headers["owner"]).get_json()
+        assert (answer["proposer_name"], answer["organisation"]) == ("Nguyễn Văn An", "Đại học Cần Thơ")
+        assert answer["team_members"] == ["Nguyễn Văn An", "Trần Thị Bình"]
+        listed = client.get("/api/v1/initiatives", headers=headers["owner"]).get_json()["items"]
+        assert listed[0]["organisation"] == "Đại học Cần Thơ"
+        contacts = client.get(f"/api/v1/connections/{connection.id}", headers=headers["owner"]).get_json()["contacts"]
+        assert contacts[0]["email"] == "proposer@example.org"
+
+        # Another demand owner and the public still learn nothing.
+        second_client = login(second)
+        for path in (f"/initiatives/{initiative}", "/catalogue", "/api/v1/initiatives",
+                     f"/api/v1/initiatives/{initiative}", "/api/v1/search?q=Cảm biến"):
+            assert_absent(self.read(second_client, path, headers["second"])[1], HIDDEN_PROPOSER)
+            assert_absent(self.read(client, path, {})[1], HIDDEN_PROPOSER)
+
+
+@pytest.mark.parametrize("who, visible", [
+    ("anonymous", False), ("other", False), ("owner", False), ("expert", False),
+    ("proposer", True), ("admin", True),
+])
+def test_one_rule_says_who_learns_who_proposed(story, who, visible):
+    from flask_login import AnonymousUserMixin
+
+    user = AnonymousUserMixin() if who == "anonymous" else story[who]
+    assert story["initiative"].identity_visible_to(user) is visible
+    assert story["initiative"].organisation_for(user) == ("Đại học Cần Thơ" if visible else "")

@@ -88,7 +88,7 @@ def initiative_fields(initiative, user):
     """The fields of ``initiative`` that ``user`` may read (None: all)."""
     if user.is_authenticated and (user.is_admin or initiative.is_proposer(user)):
         return None
-    return INITIATIVE_PUBLIC + (INITIATIVE_IDENTITY if initiative.is_public else ())
+    return INITIATIVE_PUBLIC + (INITIATIVE_IDENTITY if initiative.identity_visible_to(user) else ())
 
 
 def demand_fields(demand, user):
@@ -111,26 +111,27 @@ initiatives = ApiBlueprint("api_initiatives", __name__, url_prefix="/api/v1/init
 def list_initiatives(args):
     """List initiatives.
 
-    Anonymous callers and users see the accepted initiatives and their public fields; admins see
-    every initiative and every field, and may filter by state."""
+    Anonymous callers and users see the accepted initiatives and their public fields (who proposed
+    one only where its proposer's identity is visible to them); admins see every initiative and
+    every field, and may filter by state."""
     user = api_user()
     query = Initiative.query
     if user.is_authenticated and user.is_admin:
         if args.get("state"):
             query = query.filter(Initiative.state == args["state"])
-        only = None
     else:
         query = query.filter(Initiative.state == InitiativeState.ACCEPTED.value)
         if args.get("state") and args["state"] != InitiativeState.ACCEPTED.value:
             query = query.filter(db.false())
-        only = INITIATIVE_PUBLIC + INITIATIVE_IDENTITY
     for name, column in (("field", Initiative.field), ("province", Initiative.province),
                          ("call", Initiative.call_id)):
         if args.get(name) is not None:
             query = query.filter(column == args[name])
     if args.get("q"):
         query = query.filter(Initiative.title.ilike(f"%{args['q'].strip()}%"))
-    return page_answer(InitiativeSchema, query.order_by(Initiative.id), args, only)
+    page = query.order_by(Initiative.id).paginate(page=args["page"], per_page=args["limit"], error_out=False)
+    return jsonify({"items": [dump(InitiativeSchema, i, initiative_fields(i, user)) for i in page.items],
+                    "page": args["page"], "limit": args["limit"], "total": page.total, "pages": page.pages})
 
 
 @initiatives.route("/<int:initiative_id>")

@@ -91,7 +91,8 @@ class PersonSchema(ma.Schema):
 
 class InitiativeSchema(ma.Schema):
     """An initiative. Anonymous callers and most users get the public fields; admins and the
-    proposer get every field (the others are then absent)."""
+    proposer get every field (the others are then absent). Who proposed it (organisation, team
+    members, proposer name) is a contact detail, not a public field."""
 
     id = fields.Integer(required=True)
     title = fields.String(required=True)
@@ -108,7 +109,9 @@ class InitiativeSchema(ma.Schema):
     expected_impact = fields.String()
     call_id = fields.Integer(allow_none=True)
     decided_at = UtcDateTime(allow_none=True)
-    organisation = fields.String(metadata={"description": "Public initiatives, admins and the proposer only."})
+    organisation = fields.String(metadata={"description": (
+        "Who proposed it: admins, the proposer, its reviewers unless the call is double-blind, and a demand "
+        "owner once both sides agreed on a connection with it; absent for everyone else.")})
     team_members = fields.List(fields.String(), metadata={"description": "As organisation."})
     proposer_name = fields.String(attribute="proposer.name", metadata={"description": "As organisation."})
     # admins and the proposer

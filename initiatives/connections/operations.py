@@ -201,8 +201,8 @@ def contacts_for(connection: Connection, user) -> list[dict]:
     if not connection.contacts_visible:
         return []
     side = connection.side_of(user)
-    if side == "owner":
-        return [proposer]
+    if side == "owner":  # the proposer's identity follows the initiative's one rule
+        return [proposer] if connection.initiative.identity_visible_to(user) else []
     if side == "proposer":
         return [owner]
     return [owner, proposer] if user.is_admin else []

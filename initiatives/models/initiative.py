@@ -107,6 +107,38 @@ class Initiative(db.Model):
             return True
         return any(rule(self, user) for rule in self.extra_view_rules)
 
+    def identity_visible_to(self, user) -> bool:
+        """Whether ``user`` may learn who proposed this initiative: the proposer's name, e-mail,
+        organisation and team members are contact details (DESIGN section 2), not catalogue text.
+        The proposer and admins; its reviewers unless the call is double-blind; and a demand owner
+        once both sides agreed on a connection between one of their demands and this initiative.
+        Never the anonymous or signed-in public of the catalogue."""
+        if not (user and user.is_authenticated):
+            return False
+        if user.has_role(Role.ADMIN) or self.is_proposer(user):
+            return True
+        double_blind = bool(self.call and self.call.double_blind)
+        if not double_blind and any(rule(self, user) for rule in self.extra_view_rules):
+            return True
+        return self._agreed_with_owner(user)
+
+    def _agreed_with_owner(self, user) -> bool:
+        """Whether ``user`` owns a demand whose connection with this initiative both sides agreed."""
+        try:
+            from ..connections.models import Connection
+        except ImportError:  # the portal without its connections package
+            return False
+        from .demand import Demand
+
+        return db.session.query(
+            db.session.query(Connection.id).join(Demand, Connection.demand_id == Demand.id)
+            .filter(Connection.initiative_id == self.id, Demand.owner_id == user.id,
+                    Connection.agreed_at.isnot(None)).exists()).scalar()
+
+    def organisation_for(self, user) -> str:
+        """The organisation as ``user`` may read it: empty unless the identity is visible to them."""
+        return self.organisation if self.organisation and self.identity_visible_to(user) else ""
+
     def can_see_rounds(self, user) -> bool:
         """Whether ``user`` may open what was submitted in each round, files included: the
         proposer, admins and its reviewers; not the public of a published initiative."""

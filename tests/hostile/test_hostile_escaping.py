@@ -139,7 +139,10 @@ def stage(app, people, make_user, db):
 
 # (who, page): the fields whose escaped payload the page must show.
 PAGES = {
-    ("anonymous", "/initiatives/{initiative}"): ["title", "keyword", "initiative_org"],
+    ("anonymous", "/initiatives/{initiative}"): ["title", "keyword"],
+    # Who proposed it: shown to the demand owner whose connection the proposer accepted.
+    ("owner", "/initiatives/{initiative}"): ["title", "initiative_org", "team_member", "name"],
+    ("owner", "/catalogue"): ["initiative_org"],
     ("anonymous", "/"): ["title"],
     ("anonymous", "/catalogue"): [],
     ("anonymous", "/catalogue?q=alert"): [],

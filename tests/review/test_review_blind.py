@@ -171,3 +171,22 @@ def test_single_blind_reviewers_see_the_proposer(world, login):
     assignment = world.assignments[0]
     page = login(assignment.expert.user).get(f"/review/assignments/{assignment.id}").get_data(as_text=True)
     assert PROPOSER_ORGANISATION in page and TEAM_MEMBER in page
+
+
+def test_an_accepted_initiative_still_follows_the_blind_mode(make_world, people, login, db):
+    """Acceptance publishes the initiative, not who proposed it: on its page a double-blind
+    reviewer still does not learn it, a single-blind reviewer and the admin do."""
+    from initiatives.proposals import operations as proposals
+
+    for blind, visible in (("double", False), ("single", True)):
+        world = make_world(blind=blind)
+        submit_review(world.assignments[0])
+        for step in (S.REVIEWED, S.ACCEPTED):
+            proposals.transition(world.initiative, step, actor=people["admin"])
+        db.session.commit()
+        path = f"/initiatives/{world.initiative.id}"
+        page = login(world.assignments[0].expert.user).get(path).get_data(as_text=True)
+        assert world.initiative.title in page
+        for detail in (PROPOSER_NAME, PROPOSER_ORGANISATION, TEAM_MEMBER):
+            assert (detail in page) is visible, (blind, detail)
+        assert PROPOSER_ORGANISATION in login(people["admin"]).get(path).get_data(as_text=True)
