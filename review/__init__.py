@@ -16,6 +16,7 @@ DEFAULTS = {
 def init_app(app) -> None:
     """Plug the review into the portal: pages, commands, menu, and the hooks of the core."""
     from initiatives import signals
+    from initiatives.mail import register_email_kind
     from initiatives.models import Initiative
     from initiatives.proposals.controllers import initiative_panels
     from initiatives.templating import extra_nav_items
@@ -37,6 +38,8 @@ def init_app(app) -> None:
                         (Initiative.extra_view_rules, _reviewer_may_view)):
         if hook not in hooks:
             hooks.append(hook)
+    for kind, label in operations.EMAIL_KINDS.items():
+        register_email_kind(kind, label)
 
     def next_round(sender, initiative_id: int, round: int = 1, **_payload):
         """After a submission committed, in a transaction of its own: the administrators learn

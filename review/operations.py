@@ -70,13 +70,34 @@ def _link(endpoint: str, external: bool, values: dict) -> str:
             return url_for(endpoint, _external=external, **values)
 
 
+# The review's e-mails, by template, in the kinds a user may opt out of on their account page
+# (``review.init_app`` registers them); the in-app notification always arrives. A template not
+# listed here is always sent.
+EMAIL_KINDS = {
+    "review_invitation": _l("Invitations to review an initiative"),
+    "review_reminder": _l("Reviews due soon or overdue: reminders to reviewers, summaries to administrators"),
+    "review_update": _l("A review of yours was cancelled or reopened"),
+    "screening": _l("The screening result of your initiative"),
+    "decision": _l("The committee's decision on your initiative"),
+}
+TEMPLATE_KINDS = {
+    "mail/review_invitation.txt": "review_invitation",
+    "mail/review_reminder.txt": "review_reminder",
+    "mail/review_overdue_admin.txt": "review_reminder",
+    "mail/review_cancelled.txt": "review_update",
+    "mail/review_reopened.txt": "review_update",
+    "mail/review_screening_rejected.txt": "screening",
+    "mail/review_decision.txt": "decision",
+}
+
+
 def mail_expert(expert: ExpertProfile, subject, template: str, **context) -> None:
-    """E-mail an expert: through their account (in their language, if they want e-mail), else
-    to the address of an imported profile."""
+    """E-mail an expert: through their account (in their language, if they want e-mail of this
+    kind), else to the address of an imported profile."""
     user = expert.user
     if user is not None:
         if user.active and user.email_notifications:
-            mail_user(user, subject, template, expert=expert, **context)
+            mail_user(user, subject, template, kind=TEMPLATE_KINDS.get(template), expert=expert, **context)
         return
     if expert.email:
         with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
@@ -96,8 +117,9 @@ def notify_expert(expert: ExpertProfile, message, link: str) -> None:
 
 
 def mail_person(user: User, subject, template: str, **context) -> None:
+    """E-mail a person with an account, in their language, if they want e-mail of this kind."""
     if user is not None and user.active and user.email_notifications:
-        mail_user(user, subject, template, **context)
+        mail_user(user, subject, template, kind=TEMPLATE_KINDS.get(template), **context)
 
 
 def admins() -> list[User]:

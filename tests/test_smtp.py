@@ -116,7 +116,9 @@ def test_users_choose_what_comes_by_e_mail(story, login, inbox, db):
                                                "email_notifications": "y"})  # every kind unticked
     assert response.status_code == 302
     db.session.expire_all()
-    assert story["proposer"].email_opt_out == ["connection"]
+    from initiatives.mail import EMAIL_KINDS
+
+    assert story["proposer"].email_opt_out == sorted(EMAIL_KINDS)
     request(login(story["owner"]), story)
     assert handler.to("proposer@example.org") == []
     assert Notification.query.filter_by(user_id=story["proposer"].id).count() == 1  # in-app always
@@ -136,6 +138,108 @@ def test_the_master_switch_stops_every_notification_e_mail(story, login, inbox, 
     db.session.commit()
     request(login(story["owner"]), story)
     assert handler.to("proposer@example.org") == [] and OutboxMessage.query.count() == 0
+
+
+# The review's e-mails --------------------------------------------------------------------------
+
+PROPOSER_IDENTITY = ("Nguyễn Văn An", "proposer@example.org", "Đại học Cần Thơ", "Trần Thị Bình")
+REVIEWER_IDENTITY = ("Lê Minh Chí", "expert@example.org", "Viện Công nghệ")
+
+
+@pytest.fixture
+def review_story(people, make_initiative, db):
+    """A screened initiative in a double-blind call, and the expert who will review it (in Vietnamese)."""
+    from initiatives.experts import operations as experts
+    from review import operations as review
+
+    call = review.create_call(people["admin"], title="Đợt thẩm định ẩn danh hai chiều", reviewers_per_initiative=1,
+                              default_max_load=5, review_days=14, blind_mode="double", reviewers_see_others=False)
+    db.session.commit()
+    initiative = make_initiative(people["proposer"], submitted=True, call_id=call.id)
+    review.pass_screening(initiative, people["admin"])
+    people["expert"].locale = "vi"
+    profile = experts.profile_for(people["expert"])
+    db.session.commit()
+    return {"initiative": initiative, "profile": profile, **people}
+
+
+def invite(review_story, db):
+    from review import operations as review
+
+    assignment = review.invite_expert(review_story["initiative"], review_story["profile"], review_story["admin"])
+    db.session.commit()
+    return assignment
+
+
+def mail_text(message) -> str:
+    return subject_of(message) + "\n" + body_of(message)
+
+
+def test_a_review_invitation_goes_by_smtp_in_the_reviewers_language_without_the_proposer(review_story, inbox, db):
+    handler, _port = inbox
+    invite(review_story, db)
+    [message] = handler.to("expert@example.org")
+    title = review_story["initiative"].title
+    assert subject_of(message) == f"Lời mời thẩm định: {title}"
+    assert message["To"] == "expert@example.org" and message["Content-Language"] == "vi"
+    assert "/review/assignments/" in body_of(message)
+    for hidden in PROPOSER_IDENTITY:  # double-blind: not who proposed it
+        assert hidden not in mail_text(message), hidden
+
+
+def test_a_decision_reaches_the_proposer_by_smtp_without_reviewer_names(review_story, inbox, db):
+    from review import operations as review
+    from review import reviewing
+
+    handler, _port = inbox
+    review_story["proposer"].locale = "vi"
+    db.session.commit()
+    assignment = invite(review_story, db)
+    expert = review_story["expert"]
+    review.accept_assignment(assignment, expert)
+    db.session.commit()
+    scores = {c.id: 4 for c in reviewing.review_for(assignment).rubric.criteria}
+    reviewing.save_review(assignment, expert, scores=scores, confidence=4, recommendation="accept",
+                          comments_to_proposer="A useful sensor.", confidential_comments="Strong team.",
+                          submit=True)
+    db.session.commit()
+    review.complete_round(review_story["initiative"], review_story["admin"])
+    review.record_decision(review_story["initiative"], "accepted", "Đáng được triển khai.", review_story["admin"])
+    db.session.commit()
+    [message] = handler.to("proposer@example.org")
+    title = review_story["initiative"].title
+    assert subject_of(message) == f"Quyết định về sáng kiến của ông/bà: {title}"
+    assert message["To"] == "proposer@example.org" and message["Content-Language"] == "vi"
+    assert "Đáng được triển khai." in body_of(message)
+    for hidden in (*REVIEWER_IDENTITY, "Strong team."):  # nor the confidential comment
+        assert hidden not in mail_text(message), hidden
+
+
+def test_opting_out_of_one_review_kind_stops_that_e_mail_only(review_story, login, inbox, db):
+    from review import operations as review
+
+    handler, _port = inbox
+    expert = login(review_story["expert"])
+    page = expert.get("/account").get_data(as_text=True)
+    assert "Lời mời thẩm định sáng kiến" in page  # the review's kinds, in the expert's language
+    for kind in ("connection", *review.EMAIL_KINDS):
+        [box] = re.findall(rf'<input[^>]*value="{kind}"[^>]*>', page)
+        assert "checked" in box, kind
+    wanted = [kind for kind in ("connection", *review.EMAIL_KINDS) if kind != "review_invitation"]
+    response = expert.post("/account", data={"name": "Lê Minh Chí", "organisation": "Viện Công nghệ",
+                                             "locale": "vi", "email_notifications": "y", "email_kinds": wanted})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert review_story["expert"].email_opt_out == ["review_invitation"]
+
+    assignment = invite(review_story, db)
+    assert handler.to("expert@example.org") == []  # no invitation by e-mail ...
+    [note] = Notification.query.filter_by(user_id=review_story["expert"].id).all()
+    assert review_story["initiative"].title in note.message  # ... but in the bell
+    review.cancel_assignment(assignment, review_story["admin"], "Wrong panel.")
+    db.session.commit()
+    [cancelled] = handler.to("expert@example.org")  # another kind still comes
+    assert subject_of(cancelled).startswith("Đã hủy thẩm định")
 
 
 class TestServerDown:
