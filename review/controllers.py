@@ -64,7 +64,8 @@ def refused(message: str, page, status: int = 409):
 @blueprint.route("/calls")
 @role_required(Role.ADMIN)
 def calls():
-    """Every call with its settings and what waits in it: screening, assignment, ranking."""
+    """Every call with its settings and what waits in it: screening, assignment, overdue
+    reviews, ranking."""
     standing_call()
     rubrics.default_rubric()
     db.session.commit()
@@ -74,7 +75,8 @@ def calls():
                      "screening": len(operations.screening_queue(call)),
                      "rubric": rubrics.rubric_for(call),
                      "under_review": Initiative.query.filter_by(call_id=call.id, state=S.UNDER_REVIEW.value).count(),
-                     "reviewed": Initiative.query.filter_by(call_id=call.id, state=S.REVIEWED.value).count()})
+                     "reviewed": Initiative.query.filter_by(call_id=call.id, state=S.REVIEWED.value).count(),
+                     "overdue": len(operations.overdue_assignments(call))})
     return render_template("review/calls.html", rows=rows)
 
 
@@ -502,10 +504,13 @@ def _ranking_rows(call: Call):
 @blueprint.route("/calls/<int:call_id>/ranking")
 @role_required(Role.ADMIN)
 def ranking(call_id):
-    """The call's initiatives ranked by any total, filtered by state, disagreement and title."""
+    """The call's initiatives ranked by any total, filtered by state, disagreement and title; the
+    overdue reviews listed above them."""
     call = load_or_404(Call, call_id)
     rows = _ranking_rows(call)
+    overdue = operations.overdue_by_initiative(call)
     return render_template("review/ranking.html", call=call, rows=rows, shown=calibration.shown,
+                           overdue=overdue, overdue_count={i.id: len(late) for i, late in overdue},
                            sort=request.args.get("sort", "weighted"), order=request.args.get("order", "desc"),
                            states=[S.UNDER_REVIEW, S.REVIEWED, S.ACCEPTED, S.REJECTED, S.REVISION_REQUESTED,
                                    S.SUBMITTED, S.WITHDRAWN])

@@ -544,7 +544,48 @@ def send_reminders(days: int = 3, today: date | None = None) -> ReminderRun:
     for initiative in Initiative.query.filter_by(state=S.UNDER_REVIEW.value).all():
         if complete_round(initiative, None):
             run.completed.append(initiative)
+    if run.overdue:
+        tell_admins_overdue(run.overdue)
     return run
+
+
+def tell_admins_overdue(flagged: list[Assignment]) -> None:
+    """One bell and one e-mail per administrator summarising the reviews a reminder run has
+    just flagged overdue; those flagged on earlier runs are not in ``flagged``, so nobody is told
+    twice."""
+    calls = {a.call_id for a in flagged}
+    # One call: its ranking lists them; several: the calls list shows each call's count.
+    endpoint, values = (("review.ranking", {"call_id": next(iter(calls))}) if len(calls) == 1 and None not in calls
+                        else ("review.calls", {}))
+    titles = list(dict.fromkeys(f"“{a.initiative.title}”" for a in flagged))
+    shown = ", ".join(titles[:3])
+    if len(titles) > 3:
+        shown = _l("%(titles)s and %(n)d more", titles=shown, n=len(titles) - 3)
+    message = _l("%(n)d review(s) became overdue: %(titles)s.", n=len(flagged), titles=shown)
+    links = {a.initiative_id: portal_url("review.initiative_page", initiative_id=a.initiative_id) for a in flagged}
+    for admin in admins():
+        notify_in_their_language(admin, message, app_link(endpoint, **values) + "#overdue")
+        mail_person(admin, _l("Overdue reviews: %(n)d", n=len(flagged)), "mail/review_overdue_admin.txt",
+                    assignments=flagged, links=links, link=portal_url(endpoint, **values) + "#overdue")
+
+
+def overdue_assignments(call: Call | None = None) -> list[Assignment]:
+    """Reviews past their due date: flagged overdue by ``review remind``, or invited or accepted
+    with the due date passed and not flagged yet; the oldest due first."""
+    late = ((Assignment.state == A.OVERDUE.value)
+            | (Assignment.state.in_([A.INVITED.value, A.ACCEPTED.value]) & (Assignment.due_on < date.today())))
+    query = Assignment.query.filter(late)
+    if call is not None:
+        query = query.filter(Assignment.call_id == call.id)
+    return query.order_by(Assignment.due_on, Assignment.id).all()
+
+
+def overdue_by_initiative(call: Call) -> list[tuple[Initiative, list[Assignment]]]:
+    """The call's initiatives with overdue reviews, the one waiting longest first."""
+    grouped: dict[Initiative, list[Assignment]] = {}
+    for assignment in overdue_assignments(call):
+        grouped.setdefault(assignment.initiative, []).append(assignment)
+    return list(grouped.items())
 
 
 # Rounds -------------------------------------------------------------------------------------

@@ -242,7 +242,7 @@ def test_remind_emails_near_due_reviewers_and_flags_overdue(world, runner, db, p
     db.session.expire_all()
     assert late.status == A.OVERDUE and near.status == A.ACCEPTED and far.status == A.INVITED
     assert near.reminded_on == date.today()
-    assert OutboxMessage.query.count() == before + 2
+    assert OutboxMessage.query.count() == before + 3  # the reminder, the overdue notice, the admin's summary
     reminder = OutboxMessage.query.filter_by(recipient=near.expert.user.email).order_by(OutboxMessage.id.desc()).first()
     assert "Reminder" in reminder.subject and near.due_on.isoformat() in reminder.body
     assert AuditEvent.query.filter_by(action="assignment.overdue", object_id=late.id).count() == 1
@@ -258,6 +258,93 @@ def test_remind_emails_near_due_reviewers_and_flags_overdue(world, runner, db, p
     operations.decline_assignment(late, late.expert.user, "Too busy")
     db.session.commit()
     assert late.status == A.DECLINED
+
+
+def test_admins_are_told_once_per_run_of_reviews_newly_overdue(world, runner, people, db):
+    """One bell and one e-mail per admin summarise what a run flagged; a later run that flags
+    nothing new tells nobody, and one that flags another review names only that one."""
+    first, second, third = world.assignments
+    admin = people["admin"]
+    for assignment in (first, second):
+        assignment.due_on = date.today() - timedelta(days=2)
+    db.session.commit()
+
+    def told():
+        bells = (Notification.query.filter_by(user_id=admin.id)
+                 .filter(Notification.message.contains("became overdue")).order_by(Notification.id).all())
+        mails = (OutboxMessage.query.filter_by(recipient=admin.email)
+                 .filter(OutboxMessage.subject.contains("Overdue reviews")).order_by(OutboxMessage.id).all())
+        return bells, mails
+
+    result = runner.invoke(args=["review", "remind"])
+    assert "marked 2 assignment(s) overdue" in result.output, result.output
+    bells, mails = told()
+    assert len(bells) == 1 and len(mails) == 1
+    assert "2 review(s) became overdue" in bells[0].message and world.initiative.title in bells[0].message
+    assert bells[0].link == f"/review/calls/{world.call.id}/ranking#overdue"
+    assert mails[0].subject == "Overdue reviews: 2"
+    assert first.expert.name in mails[0].body and second.expert.name in mails[0].body
+    assert third.expert.name not in mails[0].body
+    assert f"/review/initiatives/{world.initiative.id}" in mails[0].body
+    assert f"/review/calls/{world.call.id}/ranking#overdue" in mails[0].body
+    # The reviewers are told as before; the admin's summary does not replace that.
+    assert OutboxMessage.query.filter_by(recipient=first.expert.user.email).filter(
+        OutboxMessage.subject.contains("Overdue review:")).count() == 1
+
+    runner.invoke(args=["review", "remind"])
+    assert [len(found) for found in told()] == [1, 1]
+
+    fresh(third).due_on = date.today() - timedelta(days=1)
+    db.session.commit()
+    runner.invoke(args=["review", "remind"])
+    bells, mails = told()
+    assert len(bells) == 2 and len(mails) == 2
+    assert "1 review(s) became overdue" in bells[1].message
+    assert third.expert.name in mails[1].body and first.expert.name not in mails[1].body
+
+
+def test_a_run_over_several_calls_points_to_the_calls_list(make_world, people, db):
+    worlds = [make_world(), make_world(blind="double", title="Cảm biến độ mặn cho ruộng lúa")]
+    for world in worlds:
+        world.assignments[0].due_on = date.today() - timedelta(days=1)
+    db.session.commit()
+    run = operations.send_reminders()
+    db.session.commit()
+    assert len(run.overdue) == 2
+    bell = Notification.query.filter_by(user_id=people["admin"].id).filter(
+        Notification.message.contains("became overdue")).one()
+    assert bell.link == "/review/calls#overdue"
+    assert all(world.initiative.title in bell.message for world in worlds)
+
+
+def test_admins_see_overdue_reviews_per_call_and_in_its_ranking(world, people, login, db):
+    """Overdue counts on the calls list, linking to the call's ranking, which lists the
+    initiatives concerned with their late reviewers; a review past due that the cron has not
+    flagged yet counts too."""
+    first, second, third = world.assignments
+    first.due_on = date.today() - timedelta(days=3)
+    db.session.commit()
+    operations.send_reminders()
+    second.due_on = date.today() - timedelta(days=1)  # late, not flagged yet
+    db.session.commit()
+    assert first.status == A.OVERDUE and second.status == A.INVITED
+    admin = login(people["admin"])
+    page = admin.get("/review/calls").get_data(as_text=True)
+    row = page[page.index(f'id="call-{world.call.id}"'):].split("</tr>")[0]
+    assert 'table-danger overdue' in row and f'/review/calls/{world.call.id}/ranking#overdue">2</a>' in row
+    ranking = admin.get(f"/review/calls/{world.call.id}/ranking").get_data(as_text=True)
+    alert = ranking[ranking.index('id="overdue"'):].split("</div>")[0]
+    assert "Overdue reviews: 2" in alert
+    assert f'href="/review/initiatives/{world.initiative.id}"' in alert and world.initiative.title in alert
+    assert first.expert.name in alert and second.expert.name in alert and third.expert.name not in alert
+    assert "2 overdue" in ranking
+    # A call without late reviews shows none.
+    for assignment in (first, second):
+        operations.cancel_assignment(assignment, people["admin"], "Too late")
+    db.session.commit()
+    assert 'id="overdue"' not in admin.get(f"/review/calls/{world.call.id}/ranking").get_data(as_text=True)
+    row = admin.get("/review/calls").get_data(as_text=True)
+    assert "table-danger overdue" not in row
 
 
 def test_remind_rejects_a_bad_option(runner, db):
