@@ -809,6 +809,16 @@ def test_a_damaged_index_is_reported_corrupt_and_heals_by_rebuilding(tmp_path, d
         assert ix.search("nông nghiệp").total == 2
 
 
+def test_a_commit_without_some_facets_checks_ok(tmp_path):
+    # Demands and experts have no TRL: the segment of a commit of them alone has no TRL column.
+    with TextIndex(tmp_path / "index", ("province", "trl")) as ix:
+        ix.rebuild([doc(n, f"initiative {n}", province="da-nang", trl="5") for n in range(5)])
+        ix.upsert([doc(20, "expert", kind="expert")])
+        ix.flush()
+        assert ix.check().state == "ok"
+        assert ix.search("").total == 6
+
+
 def test_only_the_full_check_reads_every_byte(tmp_path):
     path = tmp_path / "index"
     with TextIndex(path) as ix:
