@@ -155,6 +155,29 @@ def test_connections_through_the_api(client, catalogue, db):
     assert bad_json.status_code in (400, 422) and bad_json.mimetype == "application/problem+json"
 
 
+def test_a_connection_request_of_spaces_is_a_clear_422(client, catalogue):
+    body = {"demand_id": catalogue["demand"].id, "initiative_id": catalogue["public"].id, "message": "   \n\t "}
+    response = client.post("/api/v1/connections", json=body, headers=catalogue["auth"]["owner"])
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert response.get_json()["errors"]["json"]["message"] == ["Please write a short message to the proposer."]
+    assert Connection.query.count() == 0 and OutboxMessage.query.count() == 0
+
+
+def test_a_connection_with_an_initiative_outside_the_catalogue_is_not_found(client, catalogue, make_initiative, db):
+    """A draft or a submission in screening answers as an id that does not exist: the demand
+    owner does not learn that it exists."""
+    draft = make_initiative(catalogue["other"], title="Unsubmitted idea")
+    owner = catalogue["auth"]["owner"]
+    answers = {}
+    for name, initiative_id in (("screening", catalogue["screening"].id), ("draft", draft.id), ("none", 424242)):
+        body = {"demand_id": catalogue["demand"].id, "initiative_id": initiative_id, "message": "Hello"}
+        response = client.post("/api/v1/connections", json=body, headers=owner)
+        answers[name] = (response.status_code, response.get_json()["title"], response.get_json().get("detail"))
+    assert answers["screening"] == answers["draft"] == answers["none"]
+    assert answers["none"][0] == 404
+    assert Connection.query.count() == 0
+
+
 class TestRateLimits:
     @pytest.fixture
     def settings(self):

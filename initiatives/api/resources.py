@@ -415,6 +415,8 @@ def request_connection(body):
     user = signed_in()
     demand = load(Demand, body["demand_id"])
     initiative = load(Initiative, body["initiative_id"])
+    if not initiative.can_view(user):  # a draft or a submission under review: its existence is not told
+        abort(404, _("There is no such object."))
     try:
         connection = operations.request_connection(demand, initiative, user, body["message"])
         db.session.commit()

@@ -3,6 +3,7 @@
 from datetime import UTC
 
 import marshmallow as ma
+from flask_babel import gettext
 from marshmallow import fields, validate
 
 from .. import taxonomy
@@ -343,12 +344,20 @@ class ConnectionArgs(PageArgs):
     initiative = fields.Integer(validate=Id)
 
 
+def _written(value: str) -> None:
+    """Refuse a message of spaces only: it passes the minimum length but says nothing."""
+    if not value.strip():
+        raise ma.ValidationError(gettext("Please write a short message to the proposer."))
+
+
 class ConnectionRequestSchema(ma.Schema):
     """A demand owner asks the proposer of an accepted initiative to connect."""
 
     demand_id = fields.Integer(required=True, validate=Id)
-    initiative_id = fields.Integer(required=True, validate=Id)
-    message = fields.String(required=True, validate=[validate.Length(min=1, max=2000), Text])
+    initiative_id = fields.Integer(required=True, validate=Id, metadata={
+        "description": "An initiative of the catalogue; any other answers 404, as one that does not exist."})
+    message = fields.String(required=True, validate=[validate.Length(min=1, max=2000), Text, _written],
+                            metadata={"description": "To the proposer; more than spaces."})
 
 
 class ConnectionMoveSchema(ma.Schema):
