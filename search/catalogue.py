@@ -369,22 +369,31 @@ class Catalogue:
         self._index: TextIndex | None = None
         self._lock = threading.Lock()
         self._healing: threading.Thread | None = None
+        self._closing = False
 
     @property
     def index(self) -> TextIndex:
         with self._lock:
             if self._index is None:
                 self._index = TextIndex(self.app.config["SEARCH_INDEX_PATH"], FACETS,
-                                        count_limit=self.app.config.get("SEARCH_COUNT_LIMIT") or None)
+                                        count_limit=self.app.config.get("SEARCH_COUNT_LIMIT") or None,
+                                        on_write_failure=self._write_failed)
             return self._index
 
     def close(self) -> None:
+        """Write what is queued and close the index; the next use opens it again."""
         with self._lock:
-            if self._index is not None:
-                self._index.close()
-                self._index = None
-        if self._healing is not None:
-            self._healing.join()
+            index, self._index = self._index, None
+            self._closing = True
+        # Not under the lock: the writer may report a failure (and ask to heal) while it closes.
+        try:
+            if index is not None:
+                index.close()
+            if self._healing is not None:
+                self._healing.join()
+        finally:
+            with self._lock:
+                self._closing = False
 
     # following the database
 
@@ -412,7 +421,7 @@ class Catalogue:
     def heal(self) -> bool:
         """Start a background rebuild unless one is running; returns whether one started."""
         with self._lock:
-            if self._healing is not None and self._healing.is_alive():
+            if self._closing or (self._healing is not None and self._healing.is_alive()):
                 return False
             self._healing = threading.Thread(target=self._heal, name="portal-index-heal", daemon=True)
             self._healing.start()
@@ -433,7 +442,13 @@ class Catalogue:
             finally:
                 db.session.remove()
 
+    def _write_failed(self, error: BaseException) -> None:
+        """The index gave up writing changes (after its retries): rebuild it from the database."""
+        log.warning("search index writes failed (%s); rebuilding from the database", error)
+        self.heal()
+
     def flush(self) -> None:
+        """Wait for the queued changes; heal the index when they could not be written."""
         try:
             self.index.flush()
         except IndexWriteError:
@@ -466,6 +481,8 @@ class Catalogue:
             wanted[name] = values or ["none"]
         if mode != "text" and not text:
             mode = "text"  # nothing to compare meanings with: list the catalogue
+        if self.index.needs_rebuild:  # writes were lost: the rebuild that restores them may have failed
+            self.heal()
         try:
             if mode == "text" or (mode == "hybrid" and sort == "date"):
                 answer = self._text(text, kinds, wanted, page, per_page, sort)

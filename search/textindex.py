@@ -94,6 +94,12 @@ SNIPPET_CHARS = 240
 SNIPPET_SOURCE_CHARS = 50_000
 WRITE_BATCH_OPS = 500
 WRITE_LOCK_TIMEOUT = 120.0
+# A write that fails (the lock stayed taken, a file could not be written) is tried again after
+# each of these pauses; once they are used up the index is marked as needing a rebuild.
+WRITE_RETRY_DELAYS = (0.5, 2.0, 8.0)
+# Changes that could not be written are kept to go with the next write, up to this many (a
+# rebuild from the database restores the rest).
+MAX_UNWRITTEN_OPS = 10_000
 SEARCHER_POOL_SIZE = 16
 # Old generations younger than this are left alone: another process may still be building or
 # reading them.
@@ -127,7 +133,8 @@ class IndexUnavailable(Exception):
 
 
 class IndexWriteError(Exception):
-    """Queued changes could not be written; the next rebuild from the database restores them."""
+    """Queued changes could not be written even after retries; the index needs a rebuild from
+    the database (:attr:`TextIndex.needs_rebuild`), which restores them."""
 
 
 @dataclass(frozen=True)
@@ -231,9 +238,12 @@ class TextIndex:
     year defaults to the year of ``updated_at``).
 
     All writes go through one background thread, in the order they were queued; searches run in
-    any thread. With ``create`` (the default) an empty index is created when none exists; pass
-    ``create=False`` to let :meth:`check` report "missing" instead. Totals and facet counts are
-    exact up to ``count_limit`` matches (None: always).
+    any thread. A write that fails is retried after the pauses of :data:`WRITE_RETRY_DELAYS`;
+    when it still fails the index is marked as needing a rebuild and ``on_write_failure`` is
+    called with the error (from the writer thread), once until a rebuild is swapped in. With
+    ``create`` (the default) an empty index is created when none exists; pass ``create=False``
+    to let :meth:`check` report "missing" instead. Totals and facet counts are exact up to
+    ``count_limit`` matches (None: always).
     """
 
     def __init__(
@@ -243,10 +253,12 @@ class TextIndex:
         *,
         create: bool = True,
         count_limit: int | None = COUNT_LIMIT,
+        on_write_failure: Callable[[BaseException], None] | None = None,
     ):
         self.path = Path(path)
         self.facet_fields = tuple(facet_fields)
         self.count_limit = count_limit
+        self.on_write_failure = on_write_failure
         self.schema = build_schema(self.facet_fields)
         self._lock = threading.Lock()  # sequence numbers, queue order, journal, pool
         self._done = threading.Condition()
@@ -258,6 +270,9 @@ class TextIndex:
         self._failure: tuple[int, BaseException] | None = None
         self._reported_failure_seq = 0
         self._journal: list[_Op] | None = None
+        # Changes given up on (kept for the next write) and whether only a rebuild can help.
+        self._unwritten: list[_Op] = []
+        self._needs_rebuild = False
         self._rebuild_lock = threading.Lock()
         self._indexes: dict[Path, index.FileIndex] = {}
         self._pool: list[tuple[Path, Searcher]] = []
@@ -335,6 +350,13 @@ class TextIndex:
                 raise IndexWriteError(str(failure[1])) from failure[1]
 
     wait = flush
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """True once queued changes could not be written even after retries, until a rebuild is
+        swapped in: the index misses changes the database holds."""
+        with self._lock:
+            return self._needs_rebuild
 
     def rebuild(
         self, docs: Iterable[Mapping], progress: Callable[[int], None] | None = None
@@ -820,17 +842,46 @@ class TextIndex:
         return True
 
     def _apply(self, ops: list[_Op]) -> None:
+        """Write ``ops`` with the changes held from failed writes before them, retrying after
+        each pause of WRITE_RETRY_DELAYS; when every attempt fails, hold them and mark the index
+        as needing a rebuild."""
         with self._lock:
             if self._journal is not None:
                 self._journal.extend(ops)
+            changes = self._unwritten + ops
+            self._unwritten = []
+            # Once a rebuild is needed, retrying each new change would only hold up the queue.
+            delays = () if self._needs_rebuild else WRITE_RETRY_DELAYS
         try:
-            self._commit(self._open_index(self._current_dir()), ops)
+            for delay in (*delays, None):
+                try:
+                    self._commit(self._open_index(self._current_dir()), changes)
+                    return
+                except Exception as exc:
+                    if delay is None:
+                        raise
+                    log.info("search index: write failed (%s); trying again in %s s", exc, delay)
+                    time.sleep(delay)
         except Exception as exc:
-            log.warning("search index: %d queued change(s) not written: %s", len(ops), exc)
-            with self._done:
-                self._failure = (ops[-1].seq, exc)
+            log.warning("search index: %d queued change(s) not written: %s", len(changes), exc)
+            self._give_up(changes, exc)
         finally:
             self._mark_done(ops[-1].seq)
+
+    def _give_up(self, changes: list[_Op], exc: BaseException) -> None:
+        """Keep ``changes`` for the next write, report the failure to flush() and, the first
+        time, mark the index as needing a rebuild and tell ``on_write_failure``."""
+        with self._lock:
+            self._unwritten = changes[-MAX_UNWRITTEN_OPS:]
+            first = not self._needs_rebuild
+            self._needs_rebuild = True
+        with self._done:
+            self._failure = (changes[-1].seq, exc)
+        if first and self.on_write_failure is not None:
+            try:
+                self.on_write_failure(exc)
+            except Exception:  # the writer thread must live on whatever the listener does
+                log.exception("search index: the write failure listener failed")
 
     def _commit(self, ix: index.FileIndex, ops: list[_Op]) -> None:
         """Write the net effect of ``ops`` (the last change to each document wins) in one commit."""
@@ -863,6 +914,11 @@ class TextIndex:
             if journal:
                 self._commit(self._open_index(op.target), journal)
             _write_atomically(self.path / CURRENT_FILE, op.target.name + "\n")
+            # The rebuild read the source after the held changes were made (or journalled
+            # them): the new generation has them.
+            with self._lock:
+                self._unwritten = []
+                self._needs_rebuild = False
         except BaseException as exc:
             op.error = exc
         finally:

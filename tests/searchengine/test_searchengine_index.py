@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from whoosh.index import LockError
 
 from search.textindex import (
     CURRENT_FILE,
@@ -614,7 +615,29 @@ def test_two_index_objects_on_one_directory_share_the_write_lock(tmp_path):
         assert third.check().state == "ok"
 
 
-def test_flush_reports_changes_that_could_not_be_written(tmp_path):
+@pytest.fixture
+def quick_retries(monkeypatch):
+    """Failed writes are retried twice, a moment apart, rather than over seconds."""
+    monkeypatch.setattr("search.textindex.WRITE_RETRY_DELAYS", (0.01, 0.01))
+
+
+def locked_for(ix, attempts, monkeypatch):
+    """Make the next ``attempts`` writes of ``ix`` fail as if another process kept the write lock
+    (None: every write); returns the list of writes tried, as numbers of changes."""
+    tried = []
+    commit = ix._commit
+
+    def write(target, ops):
+        tried.append(len(ops))
+        if attempts is None or len(tried) <= attempts:
+            raise LockError("the write lock stayed taken")
+        commit(target, ops)
+
+    monkeypatch.setattr(ix, "_commit", write)
+    return tried
+
+
+def test_flush_reports_changes_that_could_not_be_written(tmp_path, quick_retries):
     ix = TextIndex(tmp_path / "index")
     try:
         (tmp_path / "index" / CURRENT_FILE).unlink()
@@ -624,6 +647,47 @@ def test_flush_reports_changes_that_could_not_be_written(tmp_path):
         ix.flush()  # reported once
         assert ix.rebuild([doc(1, "restored by the rebuild")]) == 1
         assert ids(ix.search("restored")) == [("initiative", 1)]
+    finally:
+        ix.close()
+
+
+def test_a_failed_write_is_tried_again_and_nothing_is_lost(tmp_path, quick_retries, monkeypatch):
+    failures = []
+    ix = TextIndex(tmp_path / "index", on_write_failure=failures.append)
+    try:
+        tried = locked_for(ix, 2, monkeypatch)
+        ix.upsert([doc(1, "written at the third attempt")])
+        ix.flush()  # no error: the third attempt wrote it
+        assert tried == [1, 1, 1]
+        assert ids(ix.search("attempt")) == [("initiative", 1)]
+        assert not ix.needs_rebuild and failures == []
+    finally:
+        ix.close()
+
+
+def test_writes_that_keep_failing_mark_the_index_for_a_rebuild(tmp_path, quick_retries, monkeypatch):
+    failures = []
+    ix = TextIndex(tmp_path / "index", on_write_failure=failures.append)
+    try:
+        tried = locked_for(ix, None, monkeypatch)
+        ix.upsert([doc(1, "first change")])
+        with pytest.raises(IndexWriteError, match="lock"):
+            ix.flush()
+        assert len(tried) == 3  # the first attempt and two retries
+        assert ix.needs_rebuild
+        assert [str(error) for error in failures] == ["the write lock stayed taken"]
+        # Marked once: later changes are tried once each, the held ones with them.
+        ix.upsert([doc(2, "second change")])
+        with pytest.raises(IndexWriteError):
+            ix.flush()
+        assert tried[3:] == [2] and len(failures) == 1
+        monkeypatch.delattr(ix, "_commit")  # the lock is free again: the held changes go with the next write
+        ix.upsert([doc(3, "third change")])
+        ix.flush()
+        assert id_set(ix.search("change")) == {("initiative", 1), ("initiative", 2), ("initiative", 3)}
+        assert ix.needs_rebuild  # until a rebuild from the source of truth is swapped in
+        ix.rebuild([doc(n, f"change {n}") for n in (1, 2, 3)])
+        assert not ix.needs_rebuild
     finally:
         ix.close()
 
