@@ -178,6 +178,37 @@ def test_a_connection_with_an_initiative_outside_the_catalogue_is_not_found(clie
     assert Connection.query.count() == 0
 
 
+def test_connections_are_filtered_by_province_and_field(client, catalogue, make_initiative, db):
+    from initiatives.connections import operations as connections
+
+    drone = accept(make_initiative(catalogue["other"], submitted=True, title="Drone spraying",
+                                   field="uav-aerospace", province="da-nang"), catalogue["admin"], db)
+    connections.suggest(catalogue["demand"], drone, 0.4)
+    connections.request_connection(catalogue["demand"], catalogue["public"], catalogue["owner"], "Hello")
+    db.session.commit()
+
+    def titles(query, who="admin"):
+        response = client.get(f"/api/v1/connections{query}", headers=catalogue["auth"][who])
+        assert response.status_code == 200, response.get_json()
+        return sorted(c["initiative"]["title"] for c in response.get_json()["items"])
+
+    assert titles("") == ["Drone spraying", "Public sensors"]
+    assert titles("?field=uav-aerospace") == ["Drone spraying"]
+    assert titles("?province=can-tho") == ["Public sensors"]  # the initiative's province
+    assert titles("?province=lao-cai") == ["Drone spraying", "Public sensors"]  # the demand's
+    assert titles("?province=da-nang&field=agriculture") == ["Drone spraying"]  # the demand's field
+    assert titles("?province=ha-noi") == []
+    assert titles("?province=can-tho&state=suggested") == []
+    assert titles("?field=uav-aerospace", who="owner") == ["Drone spraying"]  # the owner's own
+    assert titles("?field=uav-aerospace", who="other") == []  # a suggestion its proposer never heard of
+    bad = client.get("/api/v1/connections?province=atlantis&field=magic", headers=catalogue["auth"]["admin"])
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]["query"]) == {"province", "field"}
+    spec = client.get("/api/v1/openapi.json").get_json()
+    parameters = {p["name"]: p for p in spec["paths"]["/api/v1/connections"]["get"]["parameters"]}
+    assert "lao-cai" in parameters["province"]["schema"]["enum"]
+    assert "uav-aerospace" in parameters["field"]["schema"]["enum"]
+
+
 class TestRateLimits:
     @pytest.fixture
     def settings(self):

@@ -366,7 +366,8 @@ def _connection_answer(connection, user):
 @connections.alt_response(401, response="UNAUTHORIZED")
 @connections.doc(security=TOKEN)
 def list_connections(args):
-    """The caller's connections (as demand owner or proposer); every connection for admins."""
+    """The caller's connections (as demand owner or proposer); every connection for admins.
+    Filters by state, demand, initiative, and by province and field (of either side)."""
     from ..connections.models import Connection
 
     user = signed_in()
@@ -379,6 +380,11 @@ def list_connections(args):
                          ("initiative", Connection.initiative_id)):
         if args.get(name) is not None:
             query = query.filter(column == args[name])
+    # As the admin list: a province or field matches either side of the connection.
+    for name, sides in (("province", (Demand.province, Initiative.province)),
+                        ("field", (Demand.field, Initiative.field))):
+        if args.get(name) is not None:
+            query = query.filter(or_(*(column == args[name] for column in sides)))
     page = query.order_by(Connection.id).paginate(page=args["page"], per_page=args["limit"], error_out=False)
     return jsonify({"items": [_connection_answer(c, user) for c in page.items], "page": args["page"],
                     "limit": args["limit"], "total": page.total, "pages": page.pages})

@@ -342,6 +342,10 @@ class ConnectionArgs(PageArgs):
     state = fields.String(validate=validate.OneOf([s.value for s in ConnectionState]))
     demand = fields.Integer(validate=Id)
     initiative = fields.Integer(validate=Id)
+    province = fields.String(validate=validate.OneOf(list(taxonomy.provinces())), metadata={
+        "description": "A slug of the 34 provinces and cities: the demand's or the initiative's."})
+    field = fields.String(validate=validate.OneOf(list(taxonomy.fields())), metadata={
+        "description": "A slug of the field taxonomy: the demand's or the initiative's."})
 
 
 def _written(value: str) -> None:
