@@ -13,15 +13,18 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
+from sqlalchemy.orm import Session
 
 from initiatives import taxonomy
 from initiatives.extensions import db
 from initiatives.models import Demand, ExpertProfile, Initiative, InitiativeState
+from initiatives.models.user import utcnow
 from search import vectors
 from search.embeddings import EmbeddingService
 from search.fusion import rrf
@@ -40,6 +43,10 @@ FUSION_DEPTH = 100          # how many of each ranking hybrid fuses
 SEMANTIC_DEPTH = 100        # semantic mode answers with at most this many results
 SEMANTIC_BATCH = 400        # best-scoring vectors checked for visibility at a time
 SNIPPET_CHARS = 240
+# After a rebuild, objects changed since this long before it began are indexed again: another
+# process may have written them to the old generation, and a change is stamped when its
+# transaction writes it, which may be a while before it commits.
+REBUILD_CATCH_UP = timedelta(minutes=5)
 _QUERY_SYNTAX = re.compile(r'["():*]|\b(?:AND|OR|NOT)\b')
 
 
@@ -415,8 +422,43 @@ class Catalogue:
                 db.session.remove()
 
     def rebuild(self, progress=None) -> int:
-        """Rebuild from the database into a fresh directory, swapped in atomically."""
-        return self.index.rebuild(all_docs(progress))
+        """Rebuild from the database into a fresh directory, swapped in atomically, then catch
+        up with what other processes changed meanwhile (``_catch_up``). Returns the number of
+        documents the rebuild indexed."""
+        since = utcnow() - REBUILD_CATCH_UP
+        indexed: dict[str, set[int]] = {kind: set() for kind in MODELS}
+
+        def documents():
+            for doc in all_docs(progress):
+                indexed[doc["kind"]].add(doc["id"])
+                yield doc
+
+        count = self.index.rebuild(documents())
+        self._catch_up(since, indexed)
+        return count
+
+    def _catch_up(self, since, indexed: dict[str, set[int]]) -> None:
+        """Index again every object changed since ``since`` and remove the documents of those
+        deleted since the rebuild read them (``indexed``: the ids it indexed, by kind).
+
+        Another process (a web worker) writes its changes to the generation live at the time:
+        one written to the old generation after the rebuild had read the database would be lost
+        with it. Read in a session of its own, so the database is seen as it is now.
+        """
+        with Session(db.engine) as session:
+            for kind, model in MODELS.items():
+                documents = []
+                for item in session.query(model).filter(model.updated_at >= since):
+                    if indexable(kind, item):
+                        documents.append(DOCS[kind](item))
+                    else:
+                        self.index.delete(kind, item.id)
+                self.index.upsert(documents)
+                present = {object_id for (object_id,) in session.query(model.id)}
+                for object_id in indexed[kind] - present:
+                    self.index.delete(kind, object_id)
+        # Written before returning: the command line exits right after.
+        self.index.flush()
 
     def heal(self) -> bool:
         """Start a background rebuild unless one is running; returns whether one started."""

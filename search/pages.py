@@ -92,19 +92,14 @@ def more_like_this_panel(initiative):
 
 @search_cli.command("reindex")
 def reindex():
-    """Rebuild the index from the database (searches keep working meanwhile)."""
+    """Rebuild the index from the database (searches keep working meanwhile), then index again
+    what other processes changed while it ran."""
     from search.catalogue import count_docs
 
     total = count_docs()
     with click.progressbar(length=total, label="Indexing") as bar:
-        count = catalogue().index.rebuild(_docs_with(bar))
+        count = catalogue().rebuild(progress=bar.update)
     click.echo(f"Indexed {count} documents.")
-
-
-def _docs_with(bar):
-    from search.catalogue import all_docs
-
-    return all_docs(progress=bar.update)
 
 
 @search_cli.command("check")

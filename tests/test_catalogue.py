@@ -364,6 +364,37 @@ def test_the_database_search_ignores_diacritics_and_case(shelf, people, query):
     assert database_search("%", ["initiative"], {}, 1, 20).total == 0
 
 
+def test_a_change_another_process_writes_during_a_rebuild_survives_the_swap(shelf, people, make_demand, app, db,
+                                                                             monkeypatch):
+    from search import catalogue as catalogue_module
+    from search.catalogue import FACETS, initiative_doc
+    from search.textindex import TextIndex
+
+    demand = make_demand(people["owner"], title="Cần máy sấy cà phê")
+    demand_id = demand.id
+    catalogue(app).flush()
+    read_everything = catalogue_module.all_docs
+
+    def read_while_a_worker_writes(progress=None):
+        documents = list(read_everything(progress))  # the rebuild has read the database
+        # A web worker (another process: its own index object) commits an edit and a deletion
+        # and writes them to the generation still live. Plain ORM changes: no signal here.
+        shelf["factory"].title = "Robot hàn đổi tên giữa chừng"
+        db.session.delete(demand)
+        db.session.commit()
+        with TextIndex(app.config["SEARCH_INDEX_PATH"], FACETS) as worker:
+            worker.upsert([initiative_doc(shelf["factory"])])
+            worker.delete("demand", demand_id)
+            worker.flush()
+        yield from documents
+
+    monkeypatch.setattr(catalogue_module, "all_docs", read_while_a_worker_writes)
+    assert catalogue(app).rebuild() == 4  # three initiatives and the demand, read before its deletion
+    found = catalogue().search("đổi tên giữa chừng", people["admin"], mode="text")
+    assert [r.id for r in found.results] == [shelf["factory"].id]
+    assert catalogue(app).index.search("", kinds=["demand"]).total == 0
+
+
 def test_index_writes_that_keep_failing_are_healed_from_the_database(shelf, people, app, db, monkeypatch):
     from whoosh.index import LockError
 
