@@ -526,7 +526,7 @@ class Catalogue:
         if self.index.needs_rebuild:  # writes were lost: the rebuild that restores them may have failed
             self.heal()
         try:
-            if mode == "text" or (mode == "hybrid" and sort == "date"):
+            if mode == "text":
                 answer = self._text(text, kinds, wanted, page, per_page, sort)
             else:
                 answer = self._fused(text, kinds, wanted, page, per_page, mode, sort)

@@ -421,3 +421,15 @@ def test_index_writes_that_keep_failing_are_healed_from_the_database(shelf, peop
     assert not index.needs_rebuild
     found = catalogue().search("doi ten khi chi muc bi khoa", people["admin"], mode="text")
     assert [r.id for r in found.results] == [shelf["pending"].id]
+
+
+def test_hybrid_sorted_by_date_keeps_what_hybrid_found(shelf, people):
+    text = catalogue().search("robot nhỏ giọt", people["admin"], mode="text")
+    assert text.total == 0  # no initiative has both words: only the semantic side finds any
+    relevance = catalogue().search("robot nhỏ giọt", people["admin"], mode="hybrid")
+    assert relevance.total >= 2
+    by_date = catalogue().search("robot nhỏ giọt", people["admin"], mode="hybrid", sort="date")
+    assert by_date.mode == "hybrid"
+    assert {r.id for r in by_date.results} == {r.id for r in relevance.results}
+    stamps = [r.item.updated_at for r in by_date.results]
+    assert stamps == sorted(stamps, reverse=True)
