@@ -554,42 +554,50 @@ class Catalogue:
         return Answer(results, found.total, found.page, found.per_page, facets, plain=found.plain,
                       exact=found.exact)
 
-    def _semantic_ranking(self, text: str, kinds: list[str], filters: dict) -> list[tuple[tuple[str, int], float]]:
-        """The visible objects closest in meaning to ``text``, best first: one product with
-        the process's cached matrix of each kind."""
+    def _semantic_ranking(self, text: str, kinds: list[str], filters: dict,
+                          depth: int = SEMANTIC_DEPTH) -> list[tuple[tuple[str, int], float]]:
+        """The ``depth`` visible objects closest in meaning to ``text``, best first: one
+        product with the process's cached matrix of each kind."""
         vector = _encode_query(text)
         floor = current_app.config.get("SEMANTIC_MIN_SCORE", 0.0)
         ranking = []
         for kind in kinds:
             ids, matrix = vectors.cached_matrix(kind)
             if len(ids):
-                ranking.extend(_visible_best(kind, filters, ids, matrix @ vector, floor, SEMANTIC_DEPTH))
+                ranking.extend(_visible_best(kind, filters, ids, matrix @ vector, floor, depth))
         ranking.sort(key=lambda pair: -pair[1])
-        return ranking[:SEMANTIC_DEPTH]
+        return ranking[:depth]
 
     def _text_rankings(self, text: str, kinds: list[str], filters: dict,
-                       any_word_below: int | None = None) -> list[list[tuple[str, int]]]:
-        """What hybrid fuses from the index: the best matches of all the words and, when they
-        are fewer than ``any_word_below`` (the ``HYBRID_ANY_WORD_BELOW`` setting), of any of
-        them. With the glossary bridge the any-word list only adds noise, so the setting is 0
-        (docs/search.md)."""
+                       any_word_below: int | None = None, depth: int = FUSION_DEPTH) -> list[list[tuple[str, int]]]:
+        """What hybrid fuses from the index: the best ``depth`` matches of all the words and,
+        when they are fewer than ``any_word_below`` (the ``HYBRID_ANY_WORD_BELOW`` setting), of
+        any of them. With the glossary bridge the any-word list only adds noise, so the setting
+        is 0 (docs/search.md)."""
         if any_word_below is None:
             any_word_below = int(current_app.config.get("HYBRID_ANY_WORD_BELOW", 0) or 0)
         every_word = [(kind, int(i)) for kind, i in
-                      self.index.ranked_keys(text, kinds=kinds, filters=filters, limit=FUSION_DEPTH)]
+                      self.index.ranked_keys(text, kinds=kinds, filters=filters, limit=depth)]
         rankings = [every_word]
         any_word = _any_word_query(text) if len(every_word) < any_word_below else None
         if any_word:
             rankings.append([(kind, int(i)) for kind, i in
-                             self.index.ranked_keys(any_word, kinds=kinds, filters=filters, limit=FUSION_DEPTH)])
+                             self.index.ranked_keys(any_word, kinds=kinds, filters=filters, limit=depth)])
         return rankings
 
     def _fused(self, text, kinds, filters, page, per_page, mode, sort="relevance") -> Answer:
-        """Semantic or hybrid ranking; sorted by date, the same results newest first."""
-        semantic = self._semantic_ranking(text, kinds, filters)
+        """Semantic or hybrid ranking; sorted by date, the same results newest first.
+
+        Each list is asked for one more than its depth, to tell whether it was cut there: then
+        more matched than are counted, and the total and the facets are lower bounds."""
+        semantic = self._semantic_ranking(text, kinds, filters, depth=SEMANTIC_DEPTH + 1)
+        cut = len(semantic) > SEMANTIC_DEPTH
+        semantic = semantic[:SEMANTIC_DEPTH]
         matched = set()
         if mode == "hybrid":
-            text_rankings = self._text_rankings(text, kinds, filters)
+            text_rankings = self._text_rankings(text, kinds, filters, depth=FUSION_DEPTH + 1)
+            cut = cut or any(len(ranking) > FUSION_DEPTH for ranking in text_rankings)
+            text_rankings = [ranking[:FUSION_DEPTH] for ranking in text_rankings]
             matched = {key for ranking in text_rankings for key in ranking}
             keys = rrf([*text_rankings, [key for key, _ in semantic]])
         else:
@@ -608,7 +616,7 @@ class Catalogue:
         for result in results:
             result.title_html = result.title_html or html.escape(_title(result.item))
             result.snippet = result.snippet or _escape_snippet(_summary(result.item))
-        return Answer(results, len(keys), page, per_page, _facet_counts([key for key, _ in keys]))
+        return Answer(results, len(keys), page, per_page, _facet_counts([key for key, _ in keys]), exact=not cut)
 
     def more_like_this(self, initiative: Initiative, user, limit: int = 5) -> list[Initiative]:
         """The initiatives closest in meaning to ``initiative`` that ``user`` may see."""

@@ -4,6 +4,7 @@ Vietnamese with or without diacritics, the three modes, exports, and an index th
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -433,3 +434,20 @@ def test_hybrid_sorted_by_date_keeps_what_hybrid_found(shelf, people):
     assert {r.id for r in by_date.results} == {r.id for r in relevance.results}
     stamps = [r.item.updated_at for r in by_date.results]
     assert stamps == sorted(stamps, reverse=True)
+
+
+@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
+def test_counts_cut_at_the_ranking_depth_are_lower_bounds(shelf, client, monkeypatch, mode):
+    query = {"q": "tưới tiêu thông minh", "mode": mode}
+    whole = catalogue().search(query["q"], None, mode=mode)
+    assert whole.exact and whole.total == 2
+    assert client.get("/api/v1/search", query_string=query).get_json()["total_exact"] is True
+    monkeypatch.setattr("search.catalogue.SEMANTIC_DEPTH", 1)
+    monkeypatch.setattr("search.catalogue.FUSION_DEPTH", 1)
+    cut = catalogue().search(query["q"], None, mode=mode)
+    assert not cut.exact and cut.total >= 1
+    page = client.get("/catalogue", query_string=query).get_data(as_text=True)
+    assert f"{cut.total}+ results" in page
+    assert re.search(r'<span class="badge text-bg-light">\d+\+</span>', page)  # facet counts too
+    document = client.get("/api/v1/search", query_string=query).get_json()
+    assert document["total_exact"] is False and document["total"] == cut.total
