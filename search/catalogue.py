@@ -335,9 +335,84 @@ def _kind_of(item) -> str:
     return {Initiative: "initiative", Demand: "demand", ExpertProfile: "expert"}[type(item)]
 
 
+# How the database fallback reads a query: an optional field name, then a quoted phrase (perhaps
+# unclosed) or a bare word; or a parenthesis.
+_FALLBACK_TOKEN = re.compile(r'[()]|(?:(\w+):)?("[^"]*"?|[^\s()"]+)')
+_OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
+# Index fields whose value is text (searched as words) and those the fallback cannot follow.
+_TEXT_FIELDS = {"text", "title", "keywords", "keyword", "tag", "summary", "organisation", "organization",
+                "org", "body", "description", "all", "exact"}
+_IGNORED_FIELDS = {"kind", "lang"}
+MAX_FALLBACK_WORDS = 10
+
+
+def _fallback_query(text: str, filters: dict) -> tuple[list[list[str]], list[str], dict | None]:
+    """Read a query as far as the database fallback can follow it.
+
+    Returns groups of words (each group needs one of its words: ``a OR b``), words that must
+    not appear (``NOT a``), and ``filters`` with the query's own facet filters added
+    (``province:lao-cai``, ``status:accepted``; None when they contradict ``filters``). A facet
+    filter that is negated or an alternative cannot be a filter here and is dropped; quotes,
+    parentheses, wildcards and the names of text fields leave plain words.
+    """
+    tokens = []
+    for match in _FALLBACK_TOKEN.finditer(text or ""):
+        name, value = match.group(1), match.group(2)
+        if value is None:
+            continue  # a parenthesis
+        if name is None and value in _OPERATORS:
+            tokens.append((value, None, ""))
+        else:
+            tokens.append(("", name.lower() if name else None, value.strip('"')))
+    groups: list[list[str]] = []
+    excluded: list[str] = []
+    for i, (operator, name, value) in enumerate(tokens):
+        if operator:
+            continue
+        before = tokens[i - 1][0] if i else ""
+        after = tokens[i + 1][0] if i + 1 < len(tokens) else ""
+        negated, alternative = before in ("NOT", "ANDNOT"), "OR" in (before, after)
+        if name in FILTER_NAMES:
+            if negated or alternative or before == "ANDMAYBE" or not value:
+                continue
+            filters = _narrowed(filters, FACET_ALIASES.get(name, name), value)
+            if filters is None:
+                return [], [], None
+            continue
+        if name in _IGNORED_FIELDS or before == "ANDMAYBE":
+            continue
+        # An unknown field is two words, as the index reads it.
+        words = re.findall(r"\w+", value if name is None or name in _TEXT_FIELDS else f"{name} {value}")
+        if negated:
+            excluded.extend(words)
+        elif before == "OR" and groups:
+            groups[-1].extend(words)
+        else:
+            groups.extend([word] for word in words)
+    return groups[:MAX_FALLBACK_WORDS], excluded[:MAX_FALLBACK_WORDS], filters
+
+
+def _narrowed(filters: dict, name: str, value: str) -> dict | None:
+    """``filters`` with ``name`` also required to be ``value``; None when both cannot hold."""
+    current = filters.get(name)
+    if current in (None, "", []):
+        return {**filters, name: value}
+    allowed = [str(v) for v in current] if isinstance(current, list) else [str(current)]
+    return {**filters, name: value} if value in allowed else None
+
+
 def database_search(text: str, kinds: list[str], filters: dict, page: int, per_page: int) -> Answer:
-    """Plain matching on title, summary and keywords, while the index is being rebuilt."""
-    words = [w for w in (text or "").split() if w][:10]
+    """Plain matching on title, summary and keywords, while the index is being rebuilt.
+
+    The query's facet filters are honoured, ``a OR b`` needs one of the words and ``NOT a``
+    leaves out what holds the word; every other word must appear (see ``_fallback_query``).
+    """
+    notice = str(_l("The search index is being rebuilt; these results come from a plain search of "
+                    "titles, summaries and keywords."))
+    groups, excluded, filters = _fallback_query(text, filters)
+    # Punctuation alone finds nothing, as in the index; a query of filters alone lists them.
+    if filters is None or (not any(ch.isalnum() for ch in text or "") and (text or "").strip("* ")):
+        return Answer([], 0, page, per_page, notice=notice)
     results, facet_items = [], []
     for kind in kinds:
         model = MODELS[kind]
@@ -345,17 +420,23 @@ def database_search(text: str, kinds: list[str], filters: dict, page: int, per_p
         columns = {"initiative": (Initiative.title, Initiative.summary, db.cast(Initiative.keywords, db.Text)),
                    "demand": (Demand.title, Demand.description),
                    "expert": (ExpertProfile.name, ExpertProfile.bio, db.cast(ExpertProfile.keywords, db.Text))}[kind]
-        for word in words:
-            like = f"%{_like_escaped(fold(word))}%"
-            query = query.filter(or_(*[sql_fold(column).like(like, escape="\\") for column in columns]))
+        for group in groups:
+            query = query.filter(or_(*[_folded_like(column, word) for word in group for column in columns]))
+        for word in excluded:
+            # An empty column holds no word; without coalesce, NOT would drop it as unknown.
+            query = query.filter(~or_(*[_folded_like(db.func.coalesce(column, ""), word) for column in columns]))
         items = query.order_by(model.updated_at.desc(), model.id.desc()).limit(2000).all()
         facet_items.extend(items)
         results.extend(Result(kind, item.id, 0.0, html.escape(_title(item)), _escape_snippet(_summary(item)), item)
                        for item in items)
     start = (page - 1) * per_page
     return Answer(results[start:start + per_page], len(results), page, per_page, _db_facets(facet_items),
-                  notice=str(_l("The search index is being rebuilt; these results come from a plain search of "
-                                "titles, summaries and keywords.")))
+                  notice=notice)
+
+
+def _folded_like(column, word: str):
+    """``column`` holds ``word``, whatever their case and diacritics."""
+    return sql_fold(column).like(f"%{_like_escaped(fold(word))}%", escape="\\")
 
 
 def _like_escaped(word: str) -> str:

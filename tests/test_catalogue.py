@@ -451,3 +451,41 @@ def test_counts_cut_at_the_ranking_depth_are_lower_bounds(shelf, client, monkeyp
     assert re.search(r'<span class="badge text-bg-light">\d+\+</span>', page)  # facet counts too
     document = client.get("/api/v1/search", query_string=query).get_json()
     assert document["total_exact"] is False and document["total"] == cut.total
+
+
+@pytest.mark.parametrize("query, found", [
+    ("province:da-nang", {"irrigation", "pending"}),
+    ("province:da-nang tưới", {"irrigation", "pending"}),
+    ("province:lao-cai", set()),
+    ('"tưới tiêu"', {"irrigation", "pending"}),
+    ('"tưới tiêu', {"irrigation", "pending"}),
+    ("status:screening", {"pending"}),
+    ("state:accepted province:ho-chi-minh", {"factory"}),
+    ("field:manufacturing", {"factory"}),
+    ("trl:7", {"factory"}),
+    ("robot OR nhỏ", {"factory", "irrigation"}),
+    ("tưới NOT cảm", {"irrigation"}),
+    ("(tưới AND tiêu)", {"irrigation", "pending"}),
+    ("title:robot", {"factory"}),
+    ("robot OR province:da-nang", {"factory"}),  # a filter as an alternative is not a filter
+    ("*", {"irrigation", "pending", "factory"}),
+])
+def test_the_database_search_follows_field_filters_and_operators(shelf, query, found):
+    from search.catalogue import database_search
+
+    answer = database_search(query, ["initiative"], {}, 1, 20)
+    assert {key for key, item in shelf.items() if item.id in {r.id for r in answer.results}} == found
+
+
+def test_the_database_search_keeps_the_filters_it_was_given(shelf):
+    from search.catalogue import database_search
+
+    year = shelf["irrigation"].submitted_at.year
+    public = {"state": "accepted"}
+    assert database_search("status:screening", ["initiative"], public, 1, 20).total == 0
+    assert [r.id for r in database_search(f"year:{year} robot", ["initiative"], public, 1, 20).results] == [
+        shelf["factory"].id]
+    at_least_six = {"trl": ["6", "7", "8", "9"]}  # trl:>=6, as take_comparisons gives it
+    assert [r.id for r in database_search("trl:7", ["initiative"], at_least_six, 1, 20).results] == [
+        shelf["factory"].id]
+    assert database_search("trl:5", ["initiative"], at_least_six, 1, 20).total == 0
