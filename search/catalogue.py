@@ -52,20 +52,58 @@ _QUERY_SYNTAX = re.compile(r'["():*]|\b(?:AND|OR|NOT)\b')
 
 # Comparisons in the query language: trl:>=6, year:<2026 (the index holds exact values) ----
 
-_COMPARISON = re.compile(r"\b(trl|year):(>=|<=|>|<)(\d{1,4})\b", re.IGNORECASE)
+_COMPARISON = re.compile(r"(trl|year):(>=|<=|>|<)(\d{1,4})", re.IGNORECASE)
 _RANGES = {"trl": range(1, 10), "year": range(1990, 2101)}
+# What the query parser reads as one unit: a quoted phrase (perhaps unclosed), a parenthesis, a word.
+_QUERY_TOKEN = re.compile(r'"[^"]*"?|[()]|[^\s()"]+')
+# A comparison right after these, or right before the second set, is not required of every
+# result (it is negated, optional or an alternative): it is left to the parser.
+_NOT_A_CONJUNCT_AFTER = {"NOT", "ANDNOT", "ANDMAYBE", "OR"}
+_NOT_A_CONJUNCT_BEFORE = {"OR", "ANDNOT", "ANDMAYBE"}
 
 
 def take_comparisons(text: str) -> tuple[str, dict[str, list[str]]]:
-    """Turn ``trl:>=6``-style comparisons into lists of allowed values; return the rest of the text."""
+    """Turn ``trl:>=6``-style comparisons every result must pass into lists of allowed values;
+    return the rest of the text.
+
+    Only top-level conjuncts are taken: not inside quotes or parentheses, not after NOT, not
+    an operand of OR (an explicit AND binds tighter than OR, so beside AND only when the query
+    has no OR). The others stay in the text for the query parser, which reads them as ranges.
+    """
+    tokens, depth = [], 0
+    for match in _QUERY_TOKEN.finditer(text):
+        token = match.group()
+        depth = max(0, depth - 1) if token == ")" else depth
+        tokens.append((match, depth))
+        depth += token == "("
+    words = [match.group() for match, _ in tokens]
+    has_or = any(match.group() == "OR" and not depth for match, depth in tokens)
     allowed: dict[str, set[int]] = {}
-    for name, operator, number in _COMPARISON.findall(text):
+    taken: set[int] = set()
+    for i, (match, depth) in enumerate(tokens):
+        comparison = _COMPARISON.fullmatch(match.group())
+        before = words[i - 1] if i else ""
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if (comparison is None or depth or before in _NOT_A_CONJUNCT_AFTER or after in _NOT_A_CONJUNCT_BEFORE
+                or (has_or and "AND" in (before, after))):
+            continue
+        taken.add(i)
+        if before == "AND":  # the AND that joined it would be left dangling
+            taken.add(i - 1)
+        elif after == "AND":
+            taken.add(i + 1)
+        name, operator, number = comparison.groups()
         name, number = name.lower(), int(number)
         test = {">=": number.__le__, "<=": number.__ge__, ">": number.__lt__, "<": number.__gt__}[operator]
         values = {v for v in _RANGES[name] if test(v)}
         allowed[name] = allowed[name] & values if name in allowed else values
-    rest = " ".join(_COMPARISON.sub(" ", text).split())
-    return rest, {name: [str(v) for v in sorted(values)] for name, values in allowed.items()}
+    rest, position = [], 0
+    for i in sorted(taken):
+        match = tokens[i][0]
+        rest.append(text[position:match.start()])
+        position = match.end()
+    rest.append(text[position:])
+    return " ".join("".join(rest).split()), {name: [str(v) for v in sorted(values)] for name, values in allowed.items()}
 
 
 # Documents ---------------------------------------------------------------------------------

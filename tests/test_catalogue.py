@@ -489,3 +489,29 @@ def test_the_database_search_keeps_the_filters_it_was_given(shelf):
     assert [r.id for r in database_search("trl:7", ["initiative"], at_least_six, 1, 20).results] == [
         shelf["factory"].id]
     assert database_search("trl:5", ["initiative"], at_least_six, 1, 20).total == 0
+
+
+@pytest.mark.parametrize("query, rest, ranges", [
+    ("trl:>=6 robot", "robot", {"trl": ["6", "7", "8", "9"]}),
+    ("robot AND trl:>7", "robot", {"trl": ["8", "9"]}),
+    ("robot OR hàn trl:<3", "robot OR hàn", {"trl": ["1", "2"]}),  # (robot OR hàn) AND trl:<3
+    ("robot OR trl:>=6", "robot OR trl:>=6", {}),
+    ("trl:>=6 OR robot", "trl:>=6 OR robot", {}),
+    ("trl:>=6 AND robot OR hàn", "trl:>=6 AND robot OR hàn", {}),  # (trl AND robot) OR hàn
+    ("NOT trl:>=6 robot", "NOT trl:>=6 robot", {}),
+    ("robot ANDNOT trl:>=6", "robot ANDNOT trl:>=6", {}),
+    ('"robot trl:>=6"', '"robot trl:>=6"', {}),
+    ('"robot trl:>=6', '"robot trl:>=6', {}),
+    ("(robot trl:>=6) OR hàn", "(robot trl:>=6) OR hàn", {}),
+])
+def test_only_comparisons_every_result_must_pass_become_filters(query, rest, ranges):
+    from search.catalogue import take_comparisons
+
+    assert take_comparisons(query) == (rest, ranges)
+
+
+def test_comparisons_under_or_and_not_are_searched_as_ranges(shelf, people):
+    found = catalogue().search("tưới OR trl:>=6", people["admin"], mode="text")
+    assert {r.id for r in found.results} == {shelf["irrigation"].id, shelf["pending"].id, shelf["factory"].id}
+    found = catalogue().search("NOT trl:>=6", people["admin"], mode="text")
+    assert {r.id for r in found.results} == {shelf["irrigation"].id, shelf["pending"].id}
