@@ -121,6 +121,10 @@ def query(text, mode, limit, as_json):
     from initiatives.models import Role, User, UserRole
 
     admin = User.query.join(UserRole).filter(UserRole.role == Role.ADMIN.value).first()
+    if admin is None:
+        # On stderr, so that --json still prints nothing but the document.
+        click.echo("Note: there is no administrator account, so these are the public results "
+                   "(accepted initiatives only).", err=True)
     answer = catalogue().search(text, admin, mode=mode, per_page=limit)
     if as_json:
         click.echo(json.dumps(answer_document(answer), ensure_ascii=False, indent=2))

@@ -515,3 +515,18 @@ def test_comparisons_under_or_and_not_are_searched_as_ranges(shelf, people):
     assert {r.id for r in found.results} == {shelf["irrigation"].id, shelf["pending"].id, shelf["factory"].id}
     found = catalogue().search("NOT trl:>=6", people["admin"], mode="text")
     assert {r.id for r in found.results} == {shelf["irrigation"].id, shelf["pending"].id}
+
+
+def test_the_query_command_says_when_it_can_only_show_the_public_view(make_user, make_initiative, runner):
+    from initiatives.models import Role
+
+    proposer = make_user(Role.PROPOSER)
+    make_initiative(proposer, submitted=True, title="Tưới tiêu chờ duyệt")  # only an admin would see it
+    catalogue().flush()
+    result = runner.invoke(args=["search", "query", "tưới tiêu", "--mode", "text", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["total"] == 0
+    assert "no administrator" in result.stderr
+    make_user(Role.ADMIN)
+    result = runner.invoke(args=["search", "query", "tưới tiêu", "--mode", "text", "--json"])
+    assert json.loads(result.stdout)["total"] == 1 and result.stderr == ""
