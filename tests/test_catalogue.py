@@ -453,6 +453,60 @@ def test_counts_cut_at_the_ranking_depth_are_lower_bounds(shelf, client, monkeyp
     assert document["total_exact"] is False and document["total"] == cut.total
 
 
+def facet_count(page: str, name: str, value) -> int | None:
+    """The count a catalogue page shows beside a facet value (None: the value is not listed)."""
+    match = re.search(rf'href="[^"]*[?;]{name}={value}(?:&amp;[^"]*)?"[^>]*>\s*<span>[^<]*</span>'
+                      rf'<span class="badge[^"]*">(\d+)', page)
+    return int(match.group(1)) if match else None
+
+
+@pytest.fixture
+def themed(shelf, people, make_initiative, db):
+    """A second call with one accepted initiative in it, TRL 7 like the factory."""
+    from initiatives.models import Call
+
+    call = Call(slug="green-farming", title="Chương trình nông nghiệp xanh")
+    db.session.add(call)
+    db.session.commit()
+    compost = make_initiative(people["other"], submitted=True, title="Phân bón hữu cơ từ rơm",
+                              summary="Ủ rơm thành phân bón.", call_id=call.id, trl=7)
+    accept(compost, people["admin"])
+    db.session.commit()
+    catalogue().flush()
+    return call, compost
+
+
+def test_call_trl_and_year_facets_count_and_filter(shelf, themed, client):
+    call, compost = themed
+    standing = shelf["irrigation"].call_id
+    year = shelf["irrigation"].submitted_at.year
+    page = client.get("/catalogue?mode=text").get_data(as_text=True)
+    assert facet_count(page, "call", standing) == 2 and facet_count(page, "call", call.id) == 1
+    assert call.title in page  # the call is shown by its title
+    assert facet_count(page, "trl", 7) == 2 and facet_count(page, "trl", 5) == 1
+    assert facet_count(page, "trl", 3) is None  # the screening initiative is not public
+    assert facet_count(page, "year", year) == 3
+
+    document = client.get("/api/v1/search?mode=text").get_json()
+    assert document["facets"]["call"] == {str(standing): 2, str(call.id): 1}
+    assert document["facets"]["trl"] == {"7": 2, "5": 1}
+    assert document["facets"]["year"] == {str(year): 3}
+
+    only_call = client.get(f"/catalogue?mode=text&call={call.id}").get_data(as_text=True)
+    assert f'href="/initiatives/{compost.id}"' in only_call and titles(only_call, shelf) == set()
+    document = client.get(f"/api/v1/search?mode=text&call={call.id}").get_json()
+    assert [r["id"] for r in document["results"]] == [compost.id]
+    assert document["facets"]["call"] == {str(call.id): 1}
+    trl = client.get("/api/v1/search?mode=text&trl=7").get_json()
+    assert {r["id"] for r in trl["results"]} == {compost.id, shelf["factory"].id}
+    assert trl["facets"]["trl"] == {"7": 2}
+    page = client.get("/catalogue?mode=text&trl=7").get_data(as_text=True)
+    assert titles(page, shelf) == {"factory"} and "2 results" in page
+    page = client.get(f"/catalogue?mode=text&year={year}").get_data(as_text=True)
+    assert titles(page, shelf) == {"irrigation", "factory"} and "3 results" in page
+    assert "0 results" in client.get("/catalogue?mode=text&year=1999").get_data(as_text=True)
+
+
 @pytest.mark.parametrize("query, found", [
     ("province:da-nang", {"irrigation", "pending"}),
     ("province:da-nang tưới", {"irrigation", "pending"}),
