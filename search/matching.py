@@ -38,7 +38,7 @@ class ExpertTexts:
 
     experts: list[ExpertProfile]
     blocks: list[np.ndarray]            # per expert: (m_e, d) vectors
-    labels: list[list[tuple[str, object]]]  # per expert: ("profile", expert) | ("publication", pub)
+    labels: list[list[tuple[str, object]]]  # per expert: ("profile", expert) | ("publication", id)
 
 
 @dataclass
@@ -110,31 +110,47 @@ def conflict_matrix(initiatives: list[Initiative], experts: list[ExpertProfile])
 # Affinity ----------------------------------------------------------------------------------
 
 def expert_texts(experts: list[ExpertProfile] | None = None) -> ExpertTexts:
-    """The stored vectors of each expert's profile and publications."""
+    """The stored vectors of each expert's profile and publications.
+
+    They come from the process's cached matrices of every profile and publication vector
+    (``vectors.cached_matrix``), read from the database again only when a vector was stored
+    since: reading them on every call made finding experts for a query take seconds at 10,000
+    experts (docs/benchmarks.md)."""
     if experts is None:
         experts = ExpertProfile.reviewers().all()
-    profile_ids, profile_vecs = vectors.matrix("expert", [e.id for e in experts])
-    profile_row = {pid: i for i, pid in enumerate(profile_ids)}
-    publications = Publication.query.filter(Publication.expert_id.in_([e.id for e in experts])).all() if experts else []
-    pub_ids, pub_vecs = vectors.matrix("publication", [p.id for p in publications])
-    pub_row = {pid: i for i, pid in enumerate(pub_ids)}
-    by_expert: dict[int, list[Publication]] = {}
-    for publication in publications:
-        by_expert.setdefault(publication.expert_id, []).append(publication)
+    # Publication ids only: loading every Publication object on each call cost as much as the
+    # vectors; ``explain`` loads the one it names.
+    owned = (db.session.query(Publication.id, Publication.expert_id)
+             .filter(Publication.expert_id.in_([e.id for e in experts])).order_by(Publication.id).all()
+             if experts else [])
+    by_expert: dict[int, list[int]] = {}
+    for publication_id, expert_id in owned:
+        by_expert.setdefault(expert_id, []).append(publication_id)
+    profile_ids, profile_vecs = vectors.cached_matrix("expert")
+    pub_ids, pub_vecs = vectors.cached_matrix("publication")
+    profile_row = _rows_of(profile_ids, [e.id for e in experts])
+    pub_row = dict(zip([pid for pid, _eid in owned], _rows_of(pub_ids, [pid for pid, _eid in owned]),
+                       strict=True))
     dimension = profile_vecs.shape[1] if profile_vecs.size else (pub_vecs.shape[1] if pub_vecs.size else 0)
     blocks, labels = [], []
-    for expert in experts:
-        rows, names = [], []
-        if expert.id in profile_row:
-            rows.append(profile_vecs[profile_row[expert.id]])
-            names.append(("profile", expert))
-        for publication in by_expert.get(expert.id, []):
-            if publication.id in pub_row:
-                rows.append(pub_vecs[pub_row[publication.id]])
-                names.append(("publication", publication))
-        blocks.append(np.vstack(rows) if rows else np.zeros((0, dimension), dtype=np.float32))
+    for expert, row in zip(experts, profile_row, strict=True):
+        names = [("profile", expert)] if row >= 0 else []
+        publications = [(pid, pub_row[pid]) for pid in by_expert.get(expert.id, []) if pub_row[pid] >= 0]
+        names += [("publication", pid) for pid, _row in publications]
+        parts = ([profile_vecs[row:row + 1]] if row >= 0 else []) + \
+            ([pub_vecs[[r for _pid, r in publications]]] if publications else [])
+        blocks.append(np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32))
         labels.append(names)
     return ExpertTexts(experts, blocks, labels)
+
+
+def _rows_of(ids: np.ndarray, wanted: list[int]) -> list[int]:
+    """The row of each ``wanted`` id in the ascending ``ids``, or -1 where it has no vector."""
+    wanted_ids = np.asarray(wanted, dtype=np.int64)
+    if ids.size == 0 or wanted_ids.size == 0:
+        return [-1] * len(wanted)
+    rows = np.minimum(np.searchsorted(ids, wanted_ids), ids.size - 1)
+    return np.where(ids[rows] == wanted_ids, rows, -1).tolist()
 
 
 def affinities(init_vecs: np.ndarray, texts: ExpertTexts) -> np.ndarray:
@@ -176,8 +192,9 @@ def explain(expert_index: int, init_vec: np.ndarray, texts: ExpertTexts) -> tupl
     best = int(np.argmax(block @ init_vec))
     kind, obj = texts.labels[expert_index][best]
     if kind == "publication":
-        year = f" ({obj.year})" if obj.year else ""
-        return obj.title + year, kind
+        publication = db.session.get(Publication, obj)
+        year = f" ({publication.year})" if publication.year else ""
+        return publication.title + year, kind
     return _closest_sentence(obj.bio or ", ".join(obj.keywords or []), init_vec), kind
 
 

@@ -3,6 +3,7 @@ duplicates, demands, the call assignment from the page and the command line, the
 
 import csv
 
+import numpy as np
 import pytest
 
 from initiatives.experts import operations as experts
@@ -251,6 +252,57 @@ def test_expert_finder(people, panel, login):
     page = login(people["admin"]).get("/matching/experts?q=chip packaging").get_data(as_text=True)
     assert page.index("Chip Expert") < page.index("Rice Expert")
     assert login(people["proposer"]).get("/matching/experts?q=x").status_code == 403
+
+
+def test_expert_vectors_are_read_once_per_process_and_again_after_a_vector_is_stored(
+        people, panel, db):
+    """Finding experts reads every profile and publication vector; they are kept per process and
+    read again only when a vector was stored since, whoever stored it."""
+    from sqlalchemy import event
+
+    from initiatives.models import Publication
+
+    reads = []
+
+    def count(connection, cursor, statement, *args):
+        if "embedding.vector" in statement:
+            reads.append(statement)
+
+    def expert_texts():
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            return matching.expert_texts()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+
+    vectors.forget_matrices()
+    first = expert_texts()
+    assert len(reads) == 2  # the profiles' vectors and the publications'
+    again = expert_texts()
+    assert len(reads) == 2
+    for a, b in zip(first.blocks, again.blocks, strict=True):
+        np.testing.assert_array_equal(a, b)
+    chips = [e.id for e in first.experts].index(panel["chips"].id)
+    assert first.blocks[chips].shape[0] == 2
+
+    # A publication saved through the profile (encoded after its commit) joins the block.
+    experts.add_publication(panel["chips"], panel["chips"].user, "Chiplet interposers", "Silicon bridges.")
+    db.session.commit()
+    added = expert_texts()
+    assert len(reads) == 4
+    newest = Publication.query.order_by(Publication.id.desc()).first()
+    assert added.blocks[chips].shape[0] == 3 and added.labels[chips][-1] == ("publication", newest.id)
+    np.testing.assert_array_equal(added.blocks[chips][-1], vectors.vector_of("publication", newest.id))
+
+    # A vector stored by another process (here: `match embed` without this process's encoder)
+    # is seen too: the cache compares a stamp of the stored vectors on every call.
+    panel["chips"].bio = "Wire bonding and flip-chip assembly."
+    db.session.commit()
+    vectors.sync(["expert"])
+    changed = expert_texts()
+    np.testing.assert_array_equal(changed.blocks[chips][0],
+                                  vectors.vector_of("expert", panel["chips"].id, panel["chips"]))
+    assert not np.array_equal(changed.blocks[chips][0], first.blocks[chips][0])
 
 
 @pytest.fixture
