@@ -3,10 +3,16 @@
 Prints markdown tables:
 
 1. encoding throughput (texts/s) of ``EmbeddingService.encode`` against calling
-   ``SentenceTransformer.encode`` directly on the same texts (the demo data's texts);
+   ``SentenceTransformer.encode`` directly on the same texts (the demo data's texts), and of the
+   portal's own path, ``vectors.embed`` with the glossary bridge on (Vietnamese texts encoded
+   twice), against the service on the same texts;
 2. top-10 expert retrieval latency for 1k, 10k and 100k experts (random normalised 384-d
    vectors) through ``search.affinity.top_k``, with and without an exclusion mask, against a bare
-   numpy matrix product + argpartition (the floor);
+   numpy matrix product + argpartition (the floor); then as the portal ranks experts: a profile
+   and 2-6 publications each, aggregated with the default method and sorted, against the floor;
+   and ``matching.experts_for_query`` end to end on a seeded SQLite database (1k and 10k
+   experts), the query's encoding timed apart, with the vectors read from the database and
+   from the process's cache;
 3. assignment solve time and objective (k=3, loads 3-6, uniform random affinities, 5% of pairs
    excluded) for 200 x 500, 1,000 x 2,000 and 2,000 x 5,000 initiatives x experts, with a greedy
    baseline for scale; optimality is checked against an independent solve on the smaller cases:
@@ -20,6 +26,7 @@ case where an exact solver matters).
     HF_HUB_OFFLINE=1 .venv/bin/python bench/matching.py            # full sizes
     HF_HUB_OFFLINE=1 .venv/bin/python bench/matching.py --quick    # about 2-3 minutes
     ... --assign 200x500,1000x2000 --experts 1000,10000 --texts 256 --no-encode
+    ... --parts retrieval,portal        # the retrieval tables only (no model load but the query's)
 """
 
 from __future__ import annotations
@@ -51,28 +58,32 @@ DIMENSION = 384
 
 # --- encoding -----------------------------------------------------------------------------------
 
-def demo_texts() -> list[str]:
-    """Every text the portal embeds for the demo data (initiatives, demands, experts, papers)."""
+def demo_texts() -> tuple[list[str], list[str | None]]:
+    """Every text the portal embeds for the demo data (initiatives, demands, experts, papers),
+    and the language the portal passes with each (None: guessed, as for experts' texts)."""
     def read(name):
         return json.loads((DEMO / name).read_text(encoding="utf-8"))
-    texts = []
+    texts, languages = [], []
     for item in read("initiatives.json"):
         parts = [item["title"], item.get("summary"), ", ".join(item.get("keywords") or []),
                  (item.get("description") or "")[:1500]]
         texts.append("\n".join(p for p in parts if p))
+        languages.append(item.get("language"))
     for item in read("demands.json"):
         texts.append("\n".join(p for p in (item["title"], item.get("description")) if p))
+        languages.append(item.get("language"))
     for item in read("experts.json"):
         texts.append("\n".join(p for p in (", ".join(item.get("keywords") or []), item.get("bio"))
                                if p))
         texts += ["\n".join(p for p in (pub["title"], pub.get("abstract")) if p)
                   for pub in item.get("publications", [])]
-    return texts
+        languages += [None] * (1 + len(item.get("publications", [])))
+    return texts, languages
 
 
 def bench_encoding(n_texts: int, repeats: int, batch_size: int = 32) -> list[dict]:
     """Return texts/s of the service and of the model called directly, alternating runs."""
-    base = demo_texts()
+    base, _languages = demo_texts()
     texts = list(itertools.islice(itertools.cycle(base), n_texts))
     service = EmbeddingService(DEFAULT_MODEL)
     started = time.perf_counter()
@@ -101,6 +112,38 @@ def bench_encoding(n_texts: int, repeats: int, batch_size: int = 32) -> list[dic
              "batch": batch_size, "median_s": statistics.median(times),
              "texts_per_s": n_texts / statistics.median(times), "max_abs_diff": max_diff,
              "load_s": load_seconds} for name, times in timings.items()]
+
+
+def bench_portal_encoding(n_texts: int, repeats: int, batch_size: int = 32) -> list[dict]:
+    """Return texts/s of the portal's own encoding path, ``vectors.embed`` with the
+    ``EMBEDDING_BRIDGE`` setting on (a Vietnamese text is encoded a second time as the English
+    of its glossary terms, search/glossary.py), against ``EmbeddingService.encode`` on the same
+    texts, alternating runs."""
+    import tempfile
+
+    from search import vectors
+
+    base, base_languages = demo_texts()
+    texts = list(itertools.islice(itertools.cycle(base), n_texts))
+    languages = list(itertools.islice(itertools.cycle(base_languages), n_texts))
+    service = EmbeddingService(DEFAULT_MODEL)
+    with tempfile.TemporaryDirectory() as workdir:
+        app = _portal(Path(workdir), EMBEDDING_BRIDGE=True)
+        with app.app_context():
+            vectors.embed(texts[:batch_size], languages[:batch_size], batch_size)  # warm-up
+            bridged = sum(1 for text, language in zip(texts, languages, strict=True)
+                          if language != "en" and vectors.bridge(text, language))
+            calls = {"EmbeddingService.encode": lambda: service.encode(texts, batch_size=batch_size),
+                     "portal path, bridge on (vectors.embed)":
+                         lambda: vectors.embed(texts, languages, batch_size)}
+            timings = {name: [] for name in calls}
+            for _ in range(repeats):
+                for name, call in calls.items():
+                    started = time.perf_counter()
+                    call()
+                    timings[name].append(time.perf_counter() - started)
+    return [{"what": name, "texts": n_texts, "bridged": bridged, "median_s": statistics.median(times),
+             "texts_per_s": n_texts / statistics.median(times)} for name, times in timings.items()]
 
 
 # --- retrieval ----------------------------------------------------------------------------------
@@ -151,6 +194,159 @@ def bench_retrieval(sizes: list[int], seed: int = 0) -> list[dict]:
         for query in queries[:8]:  # same answer as the floor
             assert top_k(query, matrix, 10)[0].tolist() == _floor_top10(query, matrix).tolist()
         rows.append({"experts": n, "repeats": repeats, **timings})
+    return rows
+
+
+# --- the portal's retrieval path ---------------------------------------------------------------
+
+def _expert_blocks(rng, n: int, publications: tuple[int, int] = (2, 6)) -> list[np.ndarray]:
+    """Per expert a profile vector and 2-6 publication vectors (views of one random matrix)."""
+    counts = 1 + rng.integers(publications[0], publications[1] + 1, size=n)
+    return np.split(_unit(rng, int(counts.sum())), np.cumsum(counts)[:-1])
+
+
+def bench_aggregation(sizes: list[int], seed: int = 0) -> list[dict]:
+    """Return median and best latency (ms) of ranking the top 10 experts for one query as the
+    portal does (``matching.affinities``: ``expert_affinity`` over each expert's texts with the
+    default aggregation, then a full sort as ``experts_for_query`` does), how much of it is
+    stacking the per-expert blocks again on every call, and the floor: one product over the
+    texts stacked once, each expert's best text (``np.maximum.reduceat``) and argpartition."""
+    from initiatives.config import DefaultConfig
+    from search.affinity import _Profiles, expert_affinity
+
+    method, k = DefaultConfig.AFFINITY_METHOD, DefaultConfig.AFFINITY_TOP_K
+    quantile = getattr(DefaultConfig, "AFFINITY_QUANTILE", 0.75)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in sizes:
+        blocks = _expert_blocks(rng, n)
+        stacked = np.concatenate(blocks)
+        starts = np.concatenate(([0], np.cumsum([len(b) for b in blocks])[:-1]))
+        queries = _unit(rng, 16)
+
+        def floor(query, stacked=stacked, starts=starts):
+            scores = np.maximum.reduceat(stacked @ query, starts)
+            best = np.argpartition(scores, scores.size - 10)[scores.size - 10:]
+            return best[np.argsort(-scores[best])]
+
+        def portal(query, blocks=blocks):
+            scores = expert_affinity(query[None, :], blocks, method, k=k, q=quantile)[0]
+            return np.argsort(-scores, kind="stable")[:10]
+
+        repeats = max(10, min(200, 2_000_000 // n))
+        cycle = itertools.cycle(queries)
+        timings = _interleaved_ms({
+            "floor": lambda c=cycle: floor(next(c)),
+            "portal": lambda c=cycle: portal(next(c)),
+            "stacking": lambda b=blocks: _Profiles(b, DIMENSION),
+        }, repeats)
+        rows.append({"experts": n, "texts": int(stacked.shape[0]), "repeats": repeats,
+                     "method": f"{method} (k={k})", **timings})
+        print(f"  aggregation {n:,} experts: portal {timings['portal'][0]:.1f} ms", file=sys.stderr)
+        del blocks, stacked
+    return rows
+
+
+def _portal(workdir: Path, **settings):
+    """A portal on a fresh SQLite database in ``workdir``, with the default model's name."""
+    os.environ["PORTAL_INSTANCE_PATH"] = str(workdir / "instance")
+    from initiatives import create_app
+    from initiatives.extensions import db
+
+    app = create_app({
+        "TESTING": True, "SECRET_KEY": "bench-matching", "RATELIMIT_ENABLED": False,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'bench.db'}", "MAIL_SERVER": None,
+        "EMBEDDING_MODEL": DEFAULT_MODEL, "EMBED_ON_SAVE": False, **settings})
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+def seed_experts(n: int, rng, batch: int = 5000) -> int:
+    """Bulk-insert ``n`` imported expert profiles with 2-6 publications each and one random
+    vector per profile and publication; returns how many texts. Each bio is one sentence, so
+    the reason of a profile match needs no encoding (it is the sentence itself)."""
+    from datetime import datetime
+
+    from initiatives.extensions import db
+    from initiatives.models import ExpertProfile, Publication
+    from search.models import Embedding
+
+    now = datetime(2026, 11, 23)
+    profiles, publications = [], []
+    for i in range(1, n + 1):
+        profiles.append({"id": i, "user_id": None, "external_ref": f"bench-{i}", "name": f"Expert {i}",
+                         "email": None, "organisation": f"Institute {i % 997}", "fields": [],
+                         "keywords": ["irrigation", f"topic {i % 50}"],
+                         "bio": f"Works on topic {i % 50} in the Mekong delta", "languages": ["en"],
+                         "max_load": 5, "available": True, "unavailable_until": None,
+                         "created_at": now, "updated_at": now})
+        for _ in range(int(rng.integers(2, 7))):
+            publications.append({"id": len(publications) + 1, "expert_id": i,
+                                 "title": f"Study {len(publications) + 1} of topic {i % 50}",
+                                 "abstract": "", "year": 2020, "venue": ""})
+    vectors = _unit(rng, len(profiles) + len(publications))
+    embeddings = [{"kind": kind, "object_id": row["id"], "model": DEFAULT_MODEL, "text_hash": "bench",
+                   "dimension": DIMENSION, "vector": vector.tobytes(), "updated_at": now}
+                  for (kind, row), vector in zip(
+                      [("expert", r) for r in profiles] + [("publication", r) for r in publications],
+                      vectors, strict=True)]
+    for table, rows in ((ExpertProfile.__table__, profiles), (Publication.__table__, publications),
+                        (Embedding.__table__, embeddings)):
+        for first in range(0, len(rows), batch):
+            db.session.execute(table.insert(), rows[first:first + batch])
+    db.session.commit()
+    return len(embeddings)
+
+
+def bench_portal_query(sizes: list[int], repeats: int, seed: int = 0,
+                       query: str = "Tưới tiêu thông minh cho lúa ở đồng bằng sông Cửu Long") -> list[dict]:
+    """Return median and best latency (ms) of ``matching.experts_for_query`` end to end on a
+    seeded SQLite database, the query's encoding (``vectors.embed``, the model) timed apart and
+    left out of the end-to-end time; and how much of that time goes to ``expert_texts`` (reading
+    the experts, their publications and all their vectors) when the vectors are read from the
+    database (``forget_matrices`` before each call) and when they come from the process's cache."""
+    import tempfile
+
+    from search import matching, vectors
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as workdir:
+            app = _portal(Path(workdir))
+            with app.app_context():
+                started = time.perf_counter()
+                texts = seed_experts(n, rng)
+                seeded = time.perf_counter() - started
+                encode_ms = _interleaved_ms({"encode": lambda: vectors.embed([query])}, 10)["encode"]
+                vector = vectors.embed([query])
+                real_embed = vectors.embed
+                vectors.embed = lambda texts, languages=None, batch_size=64, vector=vector: vector
+                try:
+                    def cold(call):
+                        def run():
+                            vectors.forget_matrices()
+                            return call()
+                        return run
+                    found = matching.experts_for_query(query)
+                    assert len(found) == 10, found
+                    timings = _interleaved_ms({
+                        "query_cold": cold(lambda: matching.experts_for_query(query)),
+                        "query_warm": lambda: matching.experts_for_query(query),
+                        "texts_cold": cold(matching.expert_texts),
+                        "texts_warm": matching.expert_texts,
+                    }, repeats)
+                finally:
+                    vectors.embed = real_embed
+            from initiatives.extensions import db
+
+            with app.app_context():
+                db.engine.dispose()
+        rows.append({"experts": n, "texts": texts, "seed_s": seeded, "repeats": repeats,
+                     "encode": encode_ms, **timings})
+        print(f"  experts_for_query {n:,} experts: {timings['query_warm'][0]:.0f} ms "
+              f"(cold {timings['query_cold'][0]:.0f} ms)", file=sys.stderr)
     return rows
 
 
@@ -316,6 +512,17 @@ def main(argv: list[str] | None = None) -> int:
                              "U(0,1) scores) and/or clustered (topic-clustered cosines where "
                              "popular topics exhaust their experts' loads)")
     parser.add_argument("--no-encode", action="store_true", help="skip the model benchmark")
+    parser.add_argument("--portal-texts", type=int,
+                        help="texts for the portal encoding path (default 128, quick 64)")
+    parser.add_argument("--portal-experts",
+                        help="comma-separated expert counts for experts_for_query on a seeded "
+                             "SQLite database (default 1000,10000)")
+    parser.add_argument("--portal-repeats", type=int, default=10,
+                        help="runs of each experts_for_query variant")
+    parser.add_argument("--parts", default="encode,retrieval,portal,assign",
+                        help="which tables to print: encode, retrieval (top_k and the portal's "
+                             "aggregation), portal (experts_for_query on a database), assign "
+                             "(assignment, optimality and maximin)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     n_texts = args.texts or (128 if args.quick else 512)
@@ -324,6 +531,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.maximin is None:
         args.maximin = "100x250" if args.quick else "100x250,200x500"
     assign = _sizes(args.assign or ("200x500" if args.quick else "200x500,1000x2000,2000x5000"))
+    portal_texts = args.portal_texts or (64 if args.quick else 128)
+    portal_experts = [int(n) for n in (args.portal_experts or "1000,10000").split(",")]
+    parts = set(args.parts.split(","))
 
     import torch
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
@@ -331,18 +541,39 @@ def main(argv: list[str] | None = None) -> int:
           f"({torch.get_num_threads()} threads); load average at start "
           f"{os.getloadavg()[0]:.1f}.\n")
 
-    if not args.no_encode:
+    if not args.no_encode and "encode" in parts:
         rows = bench_encoding(n_texts, args.repeats)
         print(f"### Encoding ({DEFAULT_MODEL}, CPU, {rows[0]['texts']} demo texts of which "
               f"{rows[0]['unique']} distinct, batch {rows[0]['batch']}, median of "
               f"{args.repeats} runs; model load {rows[0]['load_s']:.1f} s)\n")
-        print("| call | median time (s) | texts/s |")
-        print("|---|---|---|")
+        print("| call | texts | median time (s) | texts/s |")
+        print("|---|---|---|---|")
         for row in rows:
-            print(f"| {row['what']} | {row['median_s']:.2f} | {row['texts_per_s']:.1f} |")
-        print(f"\nLargest difference between the two outputs: {rows[0]['max_abs_diff']:.1e}.\n")
+            print(f"| {row['what']} | {row['texts']} | {row['median_s']:.2f} | "
+                  f"{row['texts_per_s']:.1f} |")
+        max_diff = rows[0]["max_abs_diff"]
+        rows = bench_portal_encoding(portal_texts, args.repeats)
+        for row in rows:
+            print(f"| {row['what']} | {row['texts']} | {row['median_s']:.2f} | "
+                  f"{row['texts_per_s']:.1f} |")
+        print(f"\nLargest difference between the service's and the direct call's outputs: "
+              f"{max_diff:.1e}. The last two rows compare the service and the portal's path on "
+              f"the same first {portal_texts} texts, {rows[1]['bridged']} of which are Vietnamese "
+              f"with glossary terms and so are encoded twice.\n")
 
-    rows = bench_retrieval(experts, args.seed)
+    if "retrieval" in parts:
+        print_retrieval(experts, args.seed)
+    if "portal" in parts and portal_experts:
+        print_portal_query(portal_experts, args.portal_repeats, args.seed)
+    if "assign" in parts:
+        print_assignment(args, assign)
+    print(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}.")
+    return 0
+
+
+def print_retrieval(experts: list[int], seed: int) -> None:
+    """The top_k table against the floor, then the portal's aggregation against the floor."""
+    rows = bench_retrieval(experts, seed)
     print("### Top-10 expert retrieval (one 384-d float32 query; median / best of the "
           "interleaved runs)\n")
     print("| experts | runs | numpy floor (ms) | top_k (ms) | top_k with 5% excluded (ms) | "
@@ -355,6 +586,42 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['top_k'][0] / row['floor'][0]:.2f} |")
     print()
 
+    rows = bench_aggregation(experts, seed)
+    print(f"### Top-10 experts as the portal ranks them (each expert: a profile and 2-6 "
+          f"publications, random 384-d vectors; aggregation {rows[0]['method']}, the default; "
+          f"median / best of the interleaved runs)\n")
+    print("| experts | texts | runs | floor: stacked product + max + argpartition (ms) | "
+          "portal: expert_affinity + sort (ms) | of which re-stacking the blocks (ms) | "
+          "portal / floor (median) |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        cells = " | ".join(f"{row[name][0]:.2f} / {row[name][1]:.2f}"
+                           for name in ("floor", "portal", "stacking"))
+        print(f"| {row['experts']:,} | {row['texts']:,} | {row['repeats']} | {cells} | "
+              f"{row['portal'][0] / row['floor'][0]:.1f} |")
+    print()
+
+
+def print_portal_query(sizes: list[int], repeats: int, seed: int) -> None:
+    """``experts_for_query`` end to end on a seeded database, vectors read or cached."""
+    rows = bench_portal_query(sizes, repeats, seed)
+    print(f"### Finding experts for a query, end to end (``matching.experts_for_query`` on "
+          f"SQLite, experts with 2-6 publications, median / best of {repeats} interleaved runs; "
+          f"the query's encoding apart)\n")
+    print("| experts | texts | encoding the query (ms) | experts_for_query, vectors read from "
+          "the database (ms) | experts_for_query, vectors cached (ms) | of which expert_texts: "
+          "read / cached (ms) |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['experts']:,} | {row['texts']:,} | {row['encode'][0]:.0f} / "
+              f"{row['encode'][1]:.0f} | {row['query_cold'][0]:.0f} / {row['query_cold'][1]:.0f} | "
+              f"{row['query_warm'][0]:.0f} / {row['query_warm'][1]:.0f} | "
+              f"{row['texts_cold'][0]:.0f} / {row['texts_warm'][0]:.0f} |")
+    print()
+
+
+def print_assignment(args, assign: list[tuple[int, int]]) -> None:
+    """The assignment tables: solve times and objectives, optimality, maximin."""
     rows = bench_assignment(assign, args.lp_up_to, args.seed, tuple(args.kinds.split(",")))
     print("### Assignment of a call (k=3, load 3-6, 5% of pairs excluded at random)\n")
     print("| initiatives x experts | affinity | allowed pairs | build + solve (s) | objective | "
@@ -390,8 +657,6 @@ def main(argv: list[str] | None = None) -> int:
                   f"{row['plain_min']:.4f} → {row['maximin_min']:.4f} | "
                   f"{row['plain_total']:.4f} → {row['maximin_total']:.4f} | {row['optimal']} |",
                   flush=True)
-    print(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}.")
-    return 0
 
 
 if __name__ == "__main__":
