@@ -28,6 +28,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _finish_config(app)
+    # JSON answers carry Vietnamese as UTF-8 ("Đà Nẵng", not "\u0110\u00e0 N\u1eb5ng"): readable
+    # with curl, and a check that a name is absent from an answer really looks for it.
+    app.json.ensure_ascii = False
     if app.config["PROXY_FIX"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
