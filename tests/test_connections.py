@@ -187,10 +187,14 @@ def test_bad_requests_are_refused_clearly(story, login, change, status, text):
 
 def test_only_accepted_initiatives_and_own_demands(story, login, make_initiative, make_demand, make_user, db):
     owner = login(story["owner"])
-    draft = make_initiative(story["proposer"], submitted=True)
-    response = owner.post("/connections/request", data={
-        "demand_id": story["demand"].id, "initiative_id": draft.id, "message": "Hello"})
-    assert response.status_code == 400 and "accepted initiatives" in response.get_data(as_text=True)
+    # A draft or a submission in screening answers as an id that does not exist: nothing tells
+    # the owner it is there.
+    for hidden in (make_initiative(story["proposer"]), make_initiative(story["proposer"], submitted=True)):
+        response = owner.post("/connections/request", data={
+            "demand_id": story["demand"].id, "initiative_id": hidden.id, "message": "Hello"})
+        assert response.status_code == 404 and "does not exist" in response.get_data(as_text=True)
+        assert hidden.title not in owner.get(f"/connections/request?initiative_id={hidden.id}").get_data(as_text=True)
+    assert Connection.query.count() == 0
     stranger = make_user(Role.DEMAND_OWNER, email="stranger@example.org")
     response = login(stranger).post("/connections/request", data={
         "demand_id": story["demand"].id, "initiative_id": story["initiative"].id, "message": "Hello"})

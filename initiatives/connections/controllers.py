@@ -103,6 +103,8 @@ def request_connection():
         form = RequestForm()
     demands = own_open_demands()
     initiative = _get(Initiative, form.initiative_id.data)
+    if initiative is not None and not initiative.can_view(current_user):
+        initiative = None  # a draft or a submission under review: its existence is not told
     if request.method == "GET":
         return _request_page(form, demands, initiative, 200)
     if form.validate():
