@@ -115,10 +115,14 @@ def test_expert_keeps_profile_publications_and_conflicts(people, login, db):
                                               "pub-abstract": "Remote sensing of drought."})
     publication = Publication.query.one()
     assert publication.expert_id == profile.id and publication.year == 2023
+    stamp = profile.updated_at
     client.post(f"/expert/publications/{publication.id}/edit", data={"title": "Drought stress in rice",
                                                                     "year": "2024"})
     db.session.expire_all()
     assert db.session.get(Publication, publication.id).title == "Drought stress in rice"
+    # A publication is part of the profile: its change moves the profile's time (the search
+    # index's catch-up after a rebuild looks for changes by that time).
+    assert db.session.get(ExpertProfile, profile.id).updated_at > stamp
 
     client.post("/expert/conflicts", data={"coi-organisation": "Đại học Cần Thơ", "coi-reason": "former employer"})
     conflict = OrganisationConflict.query.one()

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from .. import audit, taxonomy
 from ..extensions import db
 from ..models import ExpertProfile, OrganisationConflict, Publication
+from ..models.user import utcnow
 from ..signals import announce_after_commit, expert_changed
 
 PROFILE_FIELDS = ("name", "organisation", "fields", "keywords", "bio", "languages", "max_load",
@@ -34,6 +35,9 @@ def profile_for(user, create: bool = True) -> ExpertProfile | None:
 
 
 def _changed(profile: ExpertProfile) -> None:
+    """Announce the change after commit. The profile's own time moves too when only a publication
+    changed: the search index's catch-up after a rebuild finds changed experts by that time."""
+    profile.updated_at = utcnow()
     announce_after_commit(db.session, expert_changed, expert_id=profile.id)
 
 
