@@ -181,13 +181,29 @@ def count_docs() -> int:
 
 # Visibility --------------------------------------------------------------------------------
 
+# Index fields only admins may query: the organisation of a proposer (or a demand owner) is a
+# contact detail (``Initiative.identity_visible_to``), and matching it would tell who proposed
+# the initiatives a search lists even though no result shows it.
+PRIVATE_FIELDS = ("organisation",)
+
+
+def _is_admin(user) -> bool:
+    return user is not None and user.is_authenticated and user.is_admin
+
+
 def scope(user, kind: str | None) -> tuple[list[str], dict]:
     """The kinds and forced filters a user's search runs under: the public catalogue for
     everyone, every kind and state for admins."""
-    if user is not None and user.is_authenticated and user.is_admin:
+    if _is_admin(user):
         kinds = [kind] if kind in MODELS else ["initiative"]
         return kinds, {}
     return ["initiative"], {"state": S.ACCEPTED.value}
+
+
+def hidden_fields(user) -> tuple[str, ...]:
+    """The index fields a user's queries may not look into (``org:...`` is then read as plain
+    words): none for admins, the organisation for everyone else."""
+    return () if _is_admin(user) else PRIVATE_FIELDS
 
 
 # Results -----------------------------------------------------------------------------------
@@ -377,21 +393,30 @@ def _kind_of(item) -> str:
 # unclosed) or a bare word; or a parenthesis.
 _FALLBACK_TOKEN = re.compile(r'[()]|(?:(\w+):)?("[^"]*"?|[^\s()"]+)')
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
-# Index fields whose value is text (searched as words) and those the fallback cannot follow.
-_TEXT_FIELDS = {"text", "title", "keywords", "keyword", "tag", "summary", "organisation", "organization",
-                "org", "body", "description", "all", "exact"}
+# Index fields whose value is text (searched as words), the names of the organisation field
+# (searched in the organisation column, unless hidden) and those the fallback cannot follow.
+_TEXT_FIELDS = {"text", "title", "keywords", "keyword", "tag", "summary", "body", "description", "all", "exact"}
+_ORGANISATION_FIELDS = {"organisation", "organization", "org"}
 _IGNORED_FIELDS = {"kind", "lang"}
 MAX_FALLBACK_WORDS = 10
 
+# A word of the fallback query and where it is looked for: "text" (the columns of
+# ``_TEXT_COLUMNS``) or "organisation".
+FallbackWord = tuple[str, str]
 
-def _fallback_query(text: str, filters: dict) -> tuple[list[list[str]], list[str], dict | None]:
+
+def _fallback_query(
+    text: str, filters: dict, hidden: tuple[str, ...] = PRIVATE_FIELDS
+) -> tuple[list[list[FallbackWord]], list[FallbackWord], dict | None]:
     """Read a query as far as the database fallback can follow it.
 
     Returns groups of words (each group needs one of its words: ``a OR b``), words that must
     not appear (``NOT a``), and ``filters`` with the query's own facet filters added
     (``province:lao-cai``, ``status:accepted``; None when they contradict ``filters``). A facet
     filter that is negated or an alternative cannot be a filter here and is dropped; quotes,
-    parentheses, wildcards and the names of text fields leave plain words.
+    parentheses, wildcards and the names of text fields leave plain words. ``org:...`` looks in
+    the organisation unless it is ``hidden`` (see ``hidden_fields``): it is then two words, as
+    an unknown field is and as the index reads it.
     """
     tokens = []
     for match in _FALLBACK_TOKEN.finditer(text or ""):
@@ -419,8 +444,12 @@ def _fallback_query(text: str, filters: dict) -> tuple[list[list[str]], list[str
             continue
         if name in _IGNORED_FIELDS or before == "ANDMAYBE":
             continue
+        where = "text"
+        if name in _ORGANISATION_FIELDS and "organisation" not in hidden:
+            where, name = "organisation", None
         # An unknown field is two words, as the index reads it.
-        words = re.findall(r"\w+", value if name is None or name in _TEXT_FIELDS else f"{name} {value}")
+        words = [(where, word) for word in
+                 re.findall(r"\w+", value if name is None or name in _TEXT_FIELDS else f"{name} {value}")]
         if negated:
             excluded.extend(words)
         elif before == "OR" and groups:
@@ -439,15 +468,24 @@ def _narrowed(filters: dict, name: str, value: str) -> dict | None:
     return {**filters, name: value} if value in allowed else None
 
 
-def database_search(text: str, kinds: list[str], filters: dict, page: int, per_page: int) -> Answer:
+# What plain words match in the fallback, by kind: never the organisation (see PRIVATE_FIELDS).
+_TEXT_COLUMNS = {"initiative": (Initiative.title, Initiative.summary, db.cast(Initiative.keywords, db.Text)),
+                 "demand": (Demand.title, Demand.description),
+                 "expert": (ExpertProfile.name, ExpertProfile.bio, db.cast(ExpertProfile.keywords, db.Text))}
+
+
+def database_search(text: str, kinds: list[str], filters: dict, page: int, per_page: int,
+                    hidden: tuple[str, ...] = PRIVATE_FIELDS) -> Answer:
     """Plain matching on title, summary and keywords, while the index is being rebuilt.
 
     The query's facet filters are honoured, ``a OR b`` needs one of the words and ``NOT a``
     leaves out what holds the word; every other word must appear (see ``_fallback_query``).
+    Words never match the organisation; ``org:...`` does unless the organisation is in
+    ``hidden`` (it is by default; the catalogue passes ``hidden_fields(user)``, empty for admins).
     """
     notice = str(_l("The search index is being rebuilt; these results come from a plain search of "
                     "titles, summaries and keywords."))
-    groups, excluded, filters = _fallback_query(text, filters)
+    groups, excluded, filters = _fallback_query(text, filters, hidden)
     # Punctuation alone finds nothing, as in the index; a query of filters alone lists them.
     if filters is None or (not any(ch.isalnum() for ch in text or "") and (text or "").strip("* ")):
         return Answer([], 0, page, per_page, notice=notice)
@@ -455,14 +493,14 @@ def database_search(text: str, kinds: list[str], filters: dict, page: int, per_p
     for kind in kinds:
         model = MODELS[kind]
         query = _db_query(kind, filters)
-        columns = {"initiative": (Initiative.title, Initiative.summary, db.cast(Initiative.keywords, db.Text)),
-                   "demand": (Demand.title, Demand.description),
-                   "expert": (ExpertProfile.name, ExpertProfile.bio, db.cast(ExpertProfile.keywords, db.Text))}[kind]
+        columns = {"text": _TEXT_COLUMNS[kind], "organisation": (model.organisation,)}
         for group in groups:
-            query = query.filter(or_(*[_folded_like(column, word) for word in group for column in columns]))
-        for word in excluded:
+            query = query.filter(or_(*[_folded_like(column, word) for where, word in group
+                                       for column in columns[where]]))
+        for where, word in excluded:
             # An empty column holds no word; without coalesce, NOT would drop it as unknown.
-            query = query.filter(~or_(*[_folded_like(db.func.coalesce(column, ""), word) for column in columns]))
+            query = query.filter(~or_(*[_folded_like(db.func.coalesce(column, ""), word)
+                                        for column in columns[where]]))
         items = query.order_by(model.updated_at.desc(), model.id.desc()).limit(2000).all()
         facet_items.extend(items)
         results.extend(Result(kind, item.id, 0.0, html.escape(_title(item)), _escape_snippet(_summary(item)), item)
@@ -626,6 +664,7 @@ class Catalogue:
         page = max(1, int(page or 1))
         per_page = min(max(1, int(per_page or 20)), 100)
         kinds, forced = scope(user, kind)
+        hidden = hidden_fields(user)
         wanted = {}
         for name, value in (filters or {}).items():
             name = FACET_ALIASES.get(name, name)
@@ -646,16 +685,16 @@ class Catalogue:
             self.heal()
         try:
             if mode == "text":
-                answer = self._text(text, kinds, wanted, page, per_page, sort)
+                answer = self._text(text, kinds, wanted, page, per_page, sort, hidden)
             else:
-                answer = self._fused(text, kinds, wanted, page, per_page, mode, sort)
+                answer = self._fused(text, kinds, wanted, page, per_page, mode, sort, hidden)
         except IndexUnavailable as error:
             log.warning("search index unavailable (%s); answering from the database", error)
             self.heal()
-            return database_search(text, kinds, wanted, page, per_page)
+            return database_search(text, kinds, wanted, page, per_page, hidden)
         if answer.total == 0 and self._emptied():
             self.heal()
-            return database_search(text, kinds, wanted, page, per_page)
+            return database_search(text, kinds, wanted, page, per_page, hidden)
         answer.mode = mode
         return answer
 
@@ -666,8 +705,9 @@ class Catalogue:
         except IndexUnavailable:
             return True
 
-    def _text(self, text, kinds, filters, page, per_page, sort) -> Answer:
-        found = self.index.search(text, kinds=kinds, filters=filters, page=page, per_page=per_page, sort=sort)
+    def _text(self, text, kinds, filters, page, per_page, sort, hidden=PRIVATE_FIELDS) -> Answer:
+        found = self.index.search(text, kinds=kinds, filters=filters, page=page, per_page=per_page, sort=sort,
+                                  hidden_fields=hidden)
         results = _load([Result(h.kind, int(h.id), h.score, h.title_html, h.snippet) for h in found.hits])
         facets = {name: counts for name, counts in found.facets.items() if name in FACETS}
         return Answer(results, found.total, found.page, found.per_page, facets, plain=found.plain,
@@ -688,23 +728,26 @@ class Catalogue:
         return ranking[:depth]
 
     def _text_rankings(self, text: str, kinds: list[str], filters: dict,
-                       any_word_below: int | None = None, depth: int = FUSION_DEPTH) -> list[list[tuple[str, int]]]:
+                       any_word_below: int | None = None, depth: int = FUSION_DEPTH,
+                       hidden: tuple[str, ...] = PRIVATE_FIELDS) -> list[list[tuple[str, int]]]:
         """What hybrid fuses from the index: the best ``depth`` matches of all the words and,
         when they are fewer than ``any_word_below`` (the ``HYBRID_ANY_WORD_BELOW`` setting), of
         any of them. With the glossary bridge the any-word list only adds noise, so the setting
-        is 0 (docs/search.md)."""
+        is 0 (docs/search.md). ``hidden``: the fields the user may not query (``hidden_fields``)."""
         if any_word_below is None:
             any_word_below = int(current_app.config.get("HYBRID_ANY_WORD_BELOW", 0) or 0)
         every_word = [(kind, int(i)) for kind, i in
-                      self.index.ranked_keys(text, kinds=kinds, filters=filters, limit=depth)]
+                      self.index.ranked_keys(text, kinds=kinds, filters=filters, limit=depth,
+                                             hidden_fields=hidden)]
         rankings = [every_word]
         any_word = _any_word_query(text) if len(every_word) < any_word_below else None
         if any_word:
             rankings.append([(kind, int(i)) for kind, i in
-                             self.index.ranked_keys(any_word, kinds=kinds, filters=filters, limit=depth)])
+                             self.index.ranked_keys(any_word, kinds=kinds, filters=filters, limit=depth,
+                                                    hidden_fields=hidden)])
         return rankings
 
-    def _fused(self, text, kinds, filters, page, per_page, mode, sort="relevance") -> Answer:
+    def _fused(self, text, kinds, filters, page, per_page, mode, sort="relevance", hidden=PRIVATE_FIELDS) -> Answer:
         """Semantic or hybrid ranking; sorted by date, the same results newest first.
 
         Each list is asked for one more than its depth, to tell whether it was cut there: then
@@ -714,7 +757,7 @@ class Catalogue:
         semantic = semantic[:SEMANTIC_DEPTH]
         matched = set()
         if mode == "hybrid":
-            text_rankings = self._text_rankings(text, kinds, filters, depth=FUSION_DEPTH + 1)
+            text_rankings = self._text_rankings(text, kinds, filters, depth=FUSION_DEPTH + 1, hidden=hidden)
             cut = cut or any(len(ranking) > FUSION_DEPTH for ranking in text_rankings)
             text_rankings = [ranking[:FUSION_DEPTH] for ranking in text_rankings]
             matched = {key for ranking in text_rankings for key in ranking}
@@ -725,7 +768,8 @@ class Catalogue:
             keys = _newest_first(keys)
         start = (page - 1) * per_page
         window = keys[start:start + per_page]
-        hits = self.index.highlights(text, [key for key, _ in window if key in matched]) if matched else {}
+        hits = (self.index.highlights(text, [key for key, _ in window if key in matched], hidden_fields=hidden)
+                if matched else {})
         results = []
         for (kind, object_id), score in window:
             hit = hits.get((kind, object_id))

@@ -51,11 +51,13 @@ log = logging.getLogger(__name__)
 
 KINDS = ("initiative", "demand", "expert")
 DEFAULT_FACETS = ("field", "province", "state", "year")
-# Queries match on one field holding all the text (title, keywords, organisation, summary,
-# body): one posting list per word is several times faster in Whoosh than a union over five
-# fields. The title, keywords and summary, indexed on their own as well, only add to the score
-# (title above keywords above summary above the rest), and so does "exact", the same text with
-# its accents kept.
+# Queries match on one field holding all the text (title, keywords, summary, body): one posting
+# list per word is several times faster in Whoosh than a union over four fields. The title,
+# keywords and summary, indexed on their own as well, only add to the score (title above
+# keywords above summary above the rest), and so does "exact", the same text with its accents
+# kept. The organisation is not in it: it is indexed on its own only, so that plain words never
+# find a document by it and a caller can keep "org:..." from those who may not see it
+# (``hidden_fields``).
 MATCH_FIELD = "text"
 EXACT_FIELD = "exact"
 SCORE_BOOSTS = {"title": 3.0, "keywords": 1.5, "summary": 0.75}
@@ -72,9 +74,10 @@ FIELD_ALIASES = {
 }
 _FIELD_ALIASES_REVERSE = {alias for aliases in FIELD_ALIASES.values() for alias in aliases}
 
-# Bumped whenever the schema or the analyzers change: a generation built for another version is
-# reported corrupt, which makes the application rebuild it.
-SCHEMA_VERSION = 2
+# Bumped whenever the schema, the analyzers or what goes into a field change (3: the organisation
+# left the match field): a generation built for another version is reported corrupt, which makes
+# the application rebuild it.
+SCHEMA_VERSION = 3
 CURRENT_FILE = "CURRENT"
 META_FILE = "portal-index.json"
 _GENERATION_NAME = re.compile(r"gen-[0-9TZ]+-[0-9a-f]{8}")
@@ -235,7 +238,8 @@ class TextIndex:
     Documents are mappings with ``kind`` (one of :data:`KINDS`), ``id``, ``title``, ``summary``
     (optional), ``body``, ``keywords`` (a string or a list), ``organisation``, ``lang``, ``updated_at`` (datetime, date
     or ISO string) and one value per facet field (by default field, province, state and year;
-    year defaults to the year of ``updated_at``).
+    year defaults to the year of ``updated_at``). Plain words match the title, keywords, summary
+    and body; the organisation only answers a field query (``org:...``).
 
     All writes go through one background thread, in the order they were queued; searches run in
     any thread. A write that fails is retried after the pauses of :data:`WRITE_RETRY_DELAYS`;
@@ -401,6 +405,7 @@ class TextIndex:
         per_page: int = 20,
         sort: str = "relevance",
         facets: bool = True,
+        hidden_fields: Iterable[str] = (),
     ) -> SearchResults:
         """Search with the query language (AND, OR, NOT, "phrases", field:value, prefix*).
 
@@ -409,17 +414,20 @@ class TextIndex:
         documents that pass them. Facet counts are over every match, not only this page, up to
         ``count_limit`` matches (then they and the total are lower bounds, ``exact`` False). An
         empty query matches everything, newest first; a query that is not valid syntax is
-        answered as plain words. Raises IndexUnavailable when the index is missing or corrupt,
-        ValueError for an unknown kind, filter or sort.
+        answered as plain words. A field query on one of ``hidden_fields`` (or on one of its
+        aliases) is read as plain words, as an unknown field is: the caller keeps fields some
+        users may not search out of their reach. Raises IndexUnavailable when the index is
+        missing or corrupt, ValueError for an unknown kind, filter, sort or hidden field.
         """
         if sort not in SORTS:
             raise ValueError(f"unknown sort {sort!r}")
         clauses = self._restriction(kinds, filters)
+        hidden = self._hidden_names(hidden_fields)
         per_page = min(max(int(per_page), 1), MAX_PER_PAGE)
         page = min(max(int(page), 1), max(1, MAX_RESULT_WINDOW // per_page))
         offset, limit = (page - 1) * per_page, page * per_page
         with self._searcher() as searcher:
-            q = self._build_query(text, searcher)
+            q = self._build_query(text, searcher, hidden)
             columns = self._columns(searcher)
             exact = True
             if sort == "date" or _matches_everything(q.matching):
@@ -443,11 +451,14 @@ class TextIndex:
         kinds: Iterable[str] | None = None,
         filters: Mapping[str, str | Iterable[str] | None] | None = None,
         limit: int = 100,
+        hidden_fields: Iterable[str] = (),
     ) -> list[tuple[str, object]]:
-        """Return the (kind, id) of the best ``limit`` matches, best first (for fusion)."""
+        """Return the (kind, id) of the best ``limit`` matches, best first (for fusion);
+        ``hidden_fields`` as in :meth:`search`."""
         clauses = self._restriction(kinds, filters)
+        hidden = self._hidden_names(hidden_fields)
         with self._searcher() as searcher:
-            q = self._build_query(text, searcher)
+            q = self._build_query(text, searcher, hidden)
             restriction = self._columns(searcher).restriction(clauses)
             keys = []
             for docnum, _ in self._top(searcher, q, restriction, max(1, int(limit))):
@@ -455,12 +466,19 @@ class TextIndex:
                 keys.append((stored["kind"], stored["id"]))
             return keys
 
-    def highlights(self, text: str, keys: Iterable[tuple[str, object]]) -> dict[tuple[str, object], Hit]:
+    def highlights(
+        self,
+        text: str,
+        keys: Iterable[tuple[str, object]],
+        hidden_fields: Iterable[str] = (),
+    ) -> dict[tuple[str, object], Hit]:
         """The hits of the documents ``keys`` ((kind, id) pairs), with the words of ``text``
         marked in their titles and snippets (for results ranked elsewhere, as by fusion).
-        Documents not in the index are left out; the scores are 0."""
+        Documents not in the index are left out; the scores are 0. ``hidden_fields`` as in
+        :meth:`search`, so the words marked are those the query was read as."""
+        hidden = self._hidden_names(hidden_fields)
         with self._searcher() as searcher:
-            q = self._build_query(text, searcher)
+            q = self._build_query(text, searcher, hidden)
             terms = _highlight_terms(q.matching, searcher.reader())
             found = {}
             for kind, doc_id in keys:
@@ -524,7 +542,9 @@ class TextIndex:
         organisation = _clean(doc.get("organisation"))
         summary = _clean(doc.get("summary"))
         body = _clean(doc.get("body"))
-        everything = "\n".join(part for part in (title, keywords, organisation, summary, body) if part)
+        # The organisation stays out of the words everyone searches: it may be a contact detail,
+        # looked up only through its own field, which callers can hide (``hidden_fields``).
+        everything = "\n".join(part for part in (title, keywords, summary, body) if part)
         prepared = {
             "key": _key(kind, doc_id),
             "kind": kind,
@@ -654,8 +674,22 @@ class TextIndex:
 
     # -- queries ------------------------------------------------------------------------------
 
-    def _build_query(self, text: str, searcher: Searcher) -> _Query:
-        """Turn what a user typed into a query; never raises on any string."""
+    def _hidden_names(self, hidden_fields: Iterable[str]) -> frozenset[str]:
+        """The fields ``hidden_fields`` names and their aliases, lowercased, as
+        :meth:`_build_query` takes them; raises ValueError for a field the index lacks or the
+        fields plain words are looked for in."""
+        hidden_fields = [hidden_fields] if isinstance(hidden_fields, str) else list(hidden_fields)
+        names = set()
+        for name in hidden_fields:
+            if name not in self.schema.names() or name in (MATCH_FIELD, EXACT_FIELD):
+                raise ValueError(f"cannot hide field {name!r}")
+            names.add(name.lower())
+            names.update(alias.lower() for alias in FIELD_ALIASES.get(name, ()))
+        return frozenset(names)
+
+    def _build_query(self, text: str, searcher: Searcher, hidden: frozenset[str] = frozenset()) -> _Query:
+        """Turn what a user typed into a query; never raises on any string. Fields named in
+        ``hidden`` (lowercased, aliases included) are read as words."""
         text = unicodedata.normalize("NFC", str(text or ""))
         text = "".join(ch if ch.isprintable() else " " for ch in text)[:MAX_QUERY_CHARS].strip()
         if not text.strip("* "):
@@ -664,21 +698,26 @@ class TextIndex:
             return _Query.of(query.NullQuery)
         language = guess_query_language(text)
         try:
-            parsed = self._parser().parse(self._unknown_fields_as_words(text))
+            parsed = self._parser().parse(self._unknown_fields_as_words(text, hidden))
             if _has_error(parsed) or _leaf_count(parsed) > MAX_QUERY_LEAVES:
                 raise ValueError("not a usable query")
+            # Whatever way of writing a field got past the words above, a hidden field is
+            # never searched: the whole query is then read as plain words.
+            if hidden and any(_field_of(node) in hidden for node in _walk(parsed)):
+                raise ValueError("a hidden field in the query")
             return _Query.split(self._rewrite(parsed, searcher, language), plain=False)
         except Exception:  # user input: anything the parser cannot take is read as plain words
             log.debug("query %r read as plain words", text, exc_info=True)
         return _Query.split(self._plain_query(text, searcher, language), plain=True)
 
-    def _unknown_fields_as_words(self, text: str) -> str:
-        """Turn "nosuchfield:value" into two plain words ("tỉnh:Huế" is not a field here)."""
+    def _unknown_fields_as_words(self, text: str, hidden: frozenset[str] = frozenset()) -> str:
+        """Turn "nosuchfield:value" into two plain words ("tỉnh:Huế" is not a field here), and
+        so a field named in ``hidden`` (lowercased, aliases included)."""
 
         def known_or_word(match: re.Match) -> str:
             name = match.group(1)
             known = name in self.schema.names() or name.lower() in _FIELD_ALIASES_REVERSE
-            return match.group(0) if known else name + " "
+            return match.group(0) if known and name.lower() not in hidden else name + " "
 
         return re.sub(r"(?<![\w:])(\w+):", known_or_word, text)
 
@@ -1533,6 +1572,12 @@ def _group_word(q: query.Query) -> str | None:
     if len(exact) != 1 or not any(t.fieldname == MATCH_FIELD for t in q.subqueries):
         return None
     return exact[0]
+
+
+def _field_of(q: query.Query) -> str | None:
+    """The field a query node looks in, lowercased (None for a node without one)."""
+    name = getattr(q, "fieldname", None)
+    return name.lower() if isinstance(name, str) else None
 
 
 def _has_error(q: query.Query) -> bool:

@@ -584,3 +584,116 @@ def test_the_query_command_says_when_it_can_only_show_the_public_view(make_user,
     make_user(Role.ADMIN)
     result = runner.invoke(args=["search", "query", "tưới tiêu", "--mode", "text", "--json"])
     assert json.loads(result.stdout)["total"] == 1 and result.stderr == ""
+
+
+# Who proposed an initiative is a contact detail (Initiative.identity_visible_to): its
+# organisation ("Đại học Cần Thơ" for every initiative of the shelf) must not find it for anyone
+# who may not see it. Admins look it up with org:"...". Semantic ranking may still list an
+# initiative whose text happens to be close to the words (the vectors are made without the
+# organisation): in hybrid mode the index must then add nothing to what semantic mode finds. ----
+
+ORGANISATION_QUERIES = ["Đại học Cần Thơ", "dai hoc can tho", "ĐẠI HỌC", 'org:"Đại học Cần Thơ"',
+                        'org:"dai hoc can tho"', 'organisation:"Đại học"', "organization:(dai hoc)"]
+
+
+def found_ids(client, query: str, mode: str, headers=None) -> tuple[set[int], set[int]]:
+    """The initiatives the catalogue page and the API list for ``query``."""
+    page = client.get("/catalogue", query_string={"q": query, "mode": mode}).get_data(as_text=True)
+    listed = {int(i) for i in re.findall(r'href="/initiatives/(\d+)"', page)}
+    document = client.get("/api/v1/search", query_string={"q": query, "mode": mode}, headers=headers or {})
+    assert document.status_code == 200
+    return listed, {r["id"] for r in document.get_json()["results"]}
+
+
+@pytest.mark.parametrize("mode", ["text", "hybrid"])
+@pytest.mark.parametrize("who", ["anonymous", "owner"])
+def test_no_one_but_admins_finds_initiatives_by_their_organisation(shelf, people, client, login, db, who, mode):
+    from initiatives.api.tokens import create_token
+
+    _, token = create_token(people["owner"], "tests")
+    db.session.commit()
+    asker, headers = (client, {}) if who == "anonymous" else (login(people["owner"]), {"Authorization": f"Bearer {token}"})
+    assert found_ids(asker, "tưới tiêu", mode, headers) == ({shelf["irrigation"].id},) * 2  # the shelf is there
+    for query in ORGANISATION_QUERIES:
+        by_meaning = (set(), set()) if mode == "text" else found_ids(asker, query, "semantic", headers)
+        assert found_ids(asker, query, mode, headers) == by_meaning, query
+
+
+def test_the_vectors_are_made_without_the_organisation(shelf):
+    from search import vectors
+
+    for item in shelf.values():
+        assert item.organisation == "Đại học Cần Thơ"
+        assert "Cần Thơ" not in vectors.embedded_text("initiative", item)
+
+
+@pytest.mark.parametrize("mode", ["text", "hybrid"])
+def test_admins_find_an_organisation_with_org_only(shelf, people, client, login, db, mode):
+    from initiatives.api.tokens import create_token
+
+    _, token = create_token(people["admin"], "tests")
+    db.session.commit()
+    admin, headers = login(people["admin"]), {"Authorization": f"Bearer {token}"}
+    everyone = {shelf[key].id for key in ("irrigation", "factory", "pending")}  # drafts are never indexed
+    for query in ('org:"Đại học Cần Thơ"', 'organisation:"dai hoc can tho"', "organization:(đại học)"):
+        assert found_ids(admin, query, mode, headers) == (everyone, everyone), query
+    assert found_ids(admin, 'org:"Viện Công nghệ"', mode, headers) == (set(), set())
+    # Plain words look in the catalogue's text only, for admins too (docs/search.md).
+    assert catalogue().search("Đại học", people["admin"], mode="text").total == 0
+
+
+def test_the_query_command_finds_an_organisation_only_for_an_administrator(make_user, make_initiative, runner, db):
+    from initiatives.models import Role
+
+    initiative = make_initiative(make_user(Role.PROPOSER), submitted=True)
+    accept(initiative, None)  # by no one: an administrator's account would change what the command shows
+    db.session.commit()
+    catalogue().flush()
+
+    def titles_found(query, mode):
+        result = runner.invoke(args=["search", "query", query, "--mode", mode, "--json"])
+        assert result.exit_code == 0, result.output
+        return [r["title"] for r in json.loads(result.stdout)["results"]]
+
+    assert titles_found("cảm biến", "text") == [initiative.title]
+    for query in ('org:"Đại học Cần Thơ"', "dai hoc can tho"):  # no administrator: the public view
+        assert titles_found(query, "text") == [], query
+        assert titles_found(query, "hybrid") == titles_found(query, "semantic"), query
+    make_user(Role.ADMIN)
+    for mode in ("text", "hybrid"):
+        assert titles_found('org:"dai hoc can tho"', mode)[:1] == [initiative.title]
+
+
+def test_the_database_search_finds_an_organisation_only_for_admins(shelf):
+    from search.catalogue import database_search
+
+    accepted = {shelf["irrigation"].id, shelf["factory"].id}
+    for query in ('org:"Đại học Cần Thơ"', "organisation:dai", "dai hoc can tho", "Đại học"):
+        assert database_search(query, ["initiative"], {"state": "accepted"}, 1, 20).total == 0, query
+        assert database_search(query, ["initiative"], {}, 1, 20, hidden=("organisation",)).total == 0, query
+    assert {r.id for r in database_search('org:"Đại học Cần Thơ"', ["initiative"], {}, 1, 20, hidden=()).results} == (
+        accepted | {shelf["pending"].id})
+    assert {r.id for r in database_search("tưới NOT org:dai", ["initiative"], {}, 1, 20, hidden=()).results} == set()
+    assert database_search("Đại học", ["initiative"], {}, 1, 20, hidden=()).total == 0
+
+
+def test_an_index_of_the_previous_schema_is_rebuilt_without_the_organisation_in_its_words(shelf, people, app, client):
+    from search.textindex import META_FILE, SCHEMA_VERSION
+
+    path = Path(app.config["SEARCH_INDEX_PATH"])
+    catalogue(app).close()
+    generation = path / (path / "CURRENT").read_text().strip()
+    meta = json.loads((generation / META_FILE).read_text())
+    (generation / META_FILE).write_text(json.dumps({**meta, "schema_version": SCHEMA_VERSION - 1}))
+    assert catalogue(app).index.check().state == "corrupt"
+    page = client.get("/catalogue", query_string={"q": 'org:"Đại học Cần Thơ"', "mode": "text"}).get_data(as_text=True)
+    assert "being rebuilt" in page and titles(page, shelf) == set()
+    catalogue(app).wait_healed()
+    health = catalogue(app).index.check()
+    assert health.state == "ok" and health.doc_count == 3
+    live = path / (path / "CURRENT").read_text().strip()
+    assert json.loads((live / META_FILE).read_text())["schema_version"] == SCHEMA_VERSION
+    page = client.get("/catalogue", query_string={"q": "dai hoc can tho", "mode": "text"}).get_data(as_text=True)
+    assert "being rebuilt" not in page and titles(page, shelf) == set()
+    assert {r.id for r in catalogue().search('org:"dai hoc can tho"', people["admin"], mode="text").results} == {
+        shelf[key].id for key in ("irrigation", "factory", "pending")}

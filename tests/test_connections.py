@@ -356,6 +356,33 @@ class TestTheProposerStaysAnonymous:
         for mail in OutboxMessage.query.filter_by(recipient="owner@example.org"):
             assert_absent(mail.subject + mail.body, HIDDEN_PROPOSER)
 
+    def test_searching_for_the_organisation_lists_none_of_its_initiatives(self, story, login, client, app, db):
+        """The organisation matches for admins only (``org:...``): a search for it would otherwise
+        list its initiatives, telling who proposed them though no result shows the name."""
+        from initiatives.api import tokens
+        from search.catalogue import catalogue
+
+        catalogue(app).flush()
+        _row, raw = tokens.create_token(story["owner"], "tests")
+        db.session.commit()
+        owner, api = login(story["owner"]), {"Authorization": f"Bearer {raw}"}
+        initiative = story["initiative"].id
+
+        def listed(asker, headers, query, mode):
+            page = asker.get("/catalogue", query_string={"q": query, "mode": mode}).get_data(as_text=True)
+            answer = asker.get("/api/v1/search", query_string={"q": query, "mode": mode}, headers=headers)
+            return (f'href="/initiatives/{initiative}"' in page,
+                    initiative in [r["id"] for r in answer.get_json()["results"]])
+
+        for asker, headers in ((client, {}), (owner, api)):
+            assert listed(asker, headers, "Cảm biến độ ẩm", "text") == (True, True)
+            for query in ("Đại học Cần Thơ", "dai hoc can tho", 'org:"Đại học Cần Thơ"', 'organisation:"dai hoc"'):
+                assert listed(asker, headers, query, "text") == (False, False), query
+                # Hybrid adds nothing to what the meaning of the words finds (vectors leave the
+                # organisation out).
+                assert listed(asker, headers, query, "hybrid") == listed(asker, headers, query, "semantic"), query
+        assert listed(login(story["admin"]), {}, 'org:"Đại học Cần Thơ"', "text")[0]
+
     def test_after_both_agreed_that_owner_only_sees_who_proposed(self, story, login, client, make_user,
                                                                 make_demand, app, db):
         from initiatives.api import tokens

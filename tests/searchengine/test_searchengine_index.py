@@ -449,6 +449,54 @@ def test_ranked_keys_for_fusion(catalogue):
     assert keys == ids(catalogue.search("Đà Nẵng", kinds=["initiative", "demand"]))[:2]
 
 
+# -- the organisation: a field of its own, which a caller may hide ------------------------------
+
+ORGANISATION_QUERIES = ['org:"Đại học Bách khoa"', 'org:"dai hoc bach khoa"', "organisation:bách",
+                        "organization:(bach khoa)", "org:bach*"]
+
+
+@pytest.mark.parametrize("query", ["Bách khoa", "bach khoa", "BÁCH KHOA", '"bách khoa"', "bach*"])
+def test_plain_words_never_match_the_organisation(catalogue, query):
+    # "Bách khoa" is only in the organisation of initiative 1 ("Đại học Bách khoa Đà Nẵng").
+    assert catalogue.search(query).total == 0
+    assert catalogue.ranked_keys(query) == []
+
+
+@pytest.mark.parametrize("query", ORGANISATION_QUERIES)
+def test_the_organisation_field_finds_its_documents_unless_hidden(catalogue, query):
+    assert ids(catalogue.search(query)) == [("initiative", 1)]
+    assert catalogue.ranked_keys(query) == [("initiative", 1)]
+    hidden = catalogue.search(query, hidden_fields=["organisation"])
+    assert hidden.total == 0 and hidden.facets["kind"] == {}
+    assert catalogue.ranked_keys(query, hidden_fields=("organisation",)) == []
+
+
+def test_a_hidden_field_is_read_as_plain_words_however_it_is_written(catalogue):
+    hide = {"hidden_fields": ["organisation"]}
+    # The field's name becomes a word, as an unknown field's does: here both are in the body.
+    assert ids(catalogue.search("nghiep:(nông AND nghiệp)", **hide)) == ids(catalogue.search("nghiep nông nghiệp"))
+    assert ids(catalogue.search("ORG:bách", **hide)) == []
+    # A field name after another one slips past the first reading: the parsed query is checked too.
+    for query in ("x:org:bách", "title:org:bách", "status:org:bách", "(org:bách)", "nông OR org:bách"):
+        assert ("initiative", 1) not in id_set(catalogue.search(query, **hide)), query
+    assert catalogue.search("x:org:bách", **hide).plain
+
+
+def test_highlights_read_the_query_as_the_search_does(catalogue):
+    # Hidden, "org:nông" is two words, and "nông" is marked where it stands; searched in the
+    # organisation, it marks nothing (the organisation is never shown).
+    hidden = catalogue.highlights("org:nông", [("initiative", 1)], hidden_fields=["organisation"])
+    assert "<mark>nông</mark>" in hidden[("initiative", 1)].snippet
+    shown = catalogue.highlights("org:nông", [("initiative", 1)])
+    assert "<mark>" not in shown[("initiative", 1)].title_html + shown[("initiative", 1)].snippet
+
+
+@pytest.mark.parametrize("name", ["nosuchfield", "text", "exact"])
+def test_only_a_field_of_its_own_can_be_hidden(catalogue, name):
+    with pytest.raises(ValueError):
+        catalogue.search("nông", hidden_fields=[name])
+
+
 # -- snippets -----------------------------------------------------------------------------------
 
 
