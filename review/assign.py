@@ -138,7 +138,7 @@ def propose(call: Call, *, maximin: bool = False, diverse: bool = False, actor=N
     affinity = matching.affinities(np.vstack(init_rows), texts)
     conflicts = matching.conflict_matrix(matched, experts)
     allowed = np.array([[not reason for reason in row] for row in conflicts], dtype=bool)
-    has_texts = np.array([block.shape[0] > 0 for block in texts.blocks])
+    has_texts = texts.groups >= 0
     allowed &= has_texts[None, :]
     allowed &= np.array([e.is_available() for e in experts])[None, :]
     # An expert already reviewing an initiative is not proposed for it again.

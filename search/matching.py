@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from flask import current_app
@@ -25,7 +26,7 @@ from initiatives.models import (
     Publication,
 )
 from search import vectors
-from search.affinity import expert_affinity, shared_keywords
+from search.affinity import shared_keywords
 from search.textfold import fold
 
 S = InitiativeState
@@ -34,11 +35,28 @@ _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 @dataclass
 class ExpertTexts:
-    """Every encoded text of every expert, ready for the affinity arithmetic."""
+    """Some experts and where their encoded texts sit in the process's expert text matrix."""
 
     experts: list[ExpertProfile]
-    blocks: list[np.ndarray]            # per expert: (m_e, d) vectors
-    labels: list[list[tuple[str, object]]]  # per expert: ("profile", expert) | ("publication", id)
+    matrix: vectors.ExpertTextMatrix
+    groups: np.ndarray  # per expert: its group in ``matrix``, -1 when it has no vector
+
+    def texts(self, index: int) -> tuple[np.ndarray, list[tuple[str, object]]]:
+        """The vectors of expert ``index``'s texts, ``(m, d)``, and what each is:
+        ("profile", expert) first, then ("publication", id) by id."""
+        block, publication_ids = self.matrix.texts_of(int(self.groups[index]))
+        return block, [("profile", self.experts[index]) if publication_id == 0
+                       else ("publication", int(publication_id)) for publication_id in publication_ids]
+
+    @cached_property
+    def blocks(self) -> list[np.ndarray]:
+        """Per expert: the ``(m_e, d)`` vectors of its texts."""
+        return [self.texts(index)[0] for index in range(len(self.experts))]
+
+    @cached_property
+    def labels(self) -> list[list[tuple[str, object]]]:
+        """Per expert: ("profile", expert) | ("publication", id) for each of its texts."""
+        return [self.texts(index)[1] for index in range(len(self.experts))]
 
 
 @dataclass
@@ -110,58 +128,60 @@ def conflict_matrix(initiatives: list[Initiative], experts: list[ExpertProfile])
 # Affinity ----------------------------------------------------------------------------------
 
 def expert_texts(experts: list[ExpertProfile] | None = None) -> ExpertTexts:
-    """The stored vectors of each expert's profile and publications.
+    """The stored vectors of each expert's profile and publications (every reviewer's when
+    ``experts`` is None).
 
-    They come from the process's cached matrices of every profile and publication vector
-    (``vectors.cached_matrix``), read from the database again only when a vector was stored
-    since: reading them on every call made finding experts for a query take seconds at 10,000
-    experts (docs/benchmarks.md)."""
+    They come from the process's matrix of every expert text (``vectors.cached_expert_texts``),
+    built again only when a vector or a publication changed: reading them on every call made
+    finding experts for a query take seconds at 10,000 experts (docs/benchmarks.md)."""
     if experts is None:
         experts = ExpertProfile.reviewers().all()
-    # Publication ids only: loading every Publication object on each call cost as much as the
-    # vectors; ``explain`` loads the one it names.
-    owned = (db.session.query(Publication.id, Publication.expert_id)
-             .filter(Publication.expert_id.in_([e.id for e in experts])).order_by(Publication.id).all()
-             if experts else [])
-    by_expert: dict[int, list[int]] = {}
-    for publication_id, expert_id in owned:
-        by_expert.setdefault(expert_id, []).append(publication_id)
-    profile_ids, profile_vecs = vectors.cached_matrix("expert")
-    pub_ids, pub_vecs = vectors.cached_matrix("publication")
-    profile_row = _rows_of(profile_ids, [e.id for e in experts])
-    pub_row = dict(zip([pid for pid, _eid in owned], _rows_of(pub_ids, [pid for pid, _eid in owned]),
-                       strict=True))
-    dimension = profile_vecs.shape[1] if profile_vecs.size else (pub_vecs.shape[1] if pub_vecs.size else 0)
-    blocks, labels = [], []
-    for expert, row in zip(experts, profile_row, strict=True):
-        names = [("profile", expert)] if row >= 0 else []
-        publications = [(pid, pub_row[pid]) for pid in by_expert.get(expert.id, []) if pub_row[pid] >= 0]
-        names += [("publication", pid) for pid, _row in publications]
-        parts = ([profile_vecs[row:row + 1]] if row >= 0 else []) + \
-            ([pub_vecs[[r for _pid, r in publications]]] if publications else [])
-        blocks.append(np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32))
-        labels.append(names)
-    return ExpertTexts(experts, blocks, labels)
+    matrix = vectors.cached_expert_texts()
+    return ExpertTexts(experts, matrix, matrix.group_of([expert.id for expert in experts]))
 
 
-def _rows_of(ids: np.ndarray, wanted: list[int]) -> list[int]:
-    """The row of each ``wanted`` id in the ascending ``ids``, or -1 where it has no vector."""
-    wanted_ids = np.asarray(wanted, dtype=np.int64)
-    if ids.size == 0 or wanted_ids.size == 0:
-        return [-1] * len(wanted)
-    rows = np.minimum(np.searchsorted(ids, wanted_ids), ids.size - 1)
-    return np.where(ids[rows] == wanted_ids, rows, -1).tolist()
+def _aggregate(init_vecs: np.ndarray, matrix: vectors.ExpertTextMatrix, groups: np.ndarray) -> np.ndarray:
+    """The (initiatives x experts) affinity of the experts at ``groups`` of ``matrix`` under the
+    configured aggregation; an expert without texts (group -1) scores 0."""
+    config = current_app.config
+    if init_vecs.size == 0 or groups.size == 0:
+        return np.zeros((init_vecs.shape[0] if init_vecs.ndim == 2 else 0, groups.size))
+    return matrix.groups.affinity(init_vecs, config["AFFINITY_METHOD"], k=config["AFFINITY_TOP_K"],
+                                  q=config.get("AFFINITY_QUANTILE", 0.75), experts=groups)
 
 
 def affinities(init_vecs: np.ndarray, texts: ExpertTexts) -> np.ndarray:
     """The (initiatives x experts) affinity under the configured aggregation."""
-    config = current_app.config
-    if init_vecs.size == 0 or not texts.experts:
-        return np.zeros((init_vecs.shape[0] if init_vecs.ndim == 2 else 0, len(texts.experts)))
-    dimension = init_vecs.shape[1]
-    blocks = [b if b.shape[0] else np.zeros((0, dimension), dtype=np.float32) for b in texts.blocks]
-    return expert_affinity(init_vecs, blocks, config["AFFINITY_METHOD"],
-                           k=config["AFFINITY_TOP_K"], q=config.get("AFFINITY_QUANTILE", 0.75))
+    return _aggregate(init_vecs, texts.matrix, texts.groups)
+
+
+def _best_first(scores: np.ndarray, n: int) -> np.ndarray:
+    """The indices of the ``n`` highest ``scores`` in the order of a stable sort, best first
+    (ties by index), without sorting them all."""
+    if n >= scores.size:
+        return np.argsort(-scores, kind="stable")
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    threshold = np.partition(-scores, n - 1)[n - 1]
+    # Every score tied with the n-th takes part, so the stable sort settles the ties as before.
+    candidates = np.flatnonzero(-scores <= threshold)
+    return candidates[np.argsort(-scores[candidates], kind="stable")][:n]
+
+
+def _reviewer_scores(vector: np.ndarray, *columns) -> tuple[list, np.ndarray, np.ndarray, vectors.ExpertTextMatrix]:
+    """Every reviewer as a row of its id and ``columns`` (by id, no ORM object), each one's
+    group in the expert text matrix (-1: no texts), its affinity to ``vector``, and the matrix."""
+    people = ExpertProfile.reviewers().with_entities(ExpertProfile.id, *columns).all()
+    matrix = vectors.cached_expert_texts()
+    groups = matrix.group_of([person.id for person in people])
+    return people, groups, _aggregate(vector[None, :], matrix, groups)[0], matrix
+
+
+def _experts_by_id(ids) -> list[ExpertProfile]:
+    """The profiles of ``ids``, in that order (one dropped since the ranking is left out)."""
+    ids = [int(expert_id) for expert_id in ids]
+    found = {expert.id: expert for expert in ExpertProfile.query.filter(ExpertProfile.id.in_(ids))} if ids else {}
+    return [found[expert_id] for expert_id in ids if expert_id in found]
 
 
 def current_loads(expert_ids: list[int] | None = None) -> dict[int, int]:
@@ -186,11 +206,11 @@ def _closest_sentence(text: str, vector: np.ndarray) -> str:
 
 def explain(expert_index: int, init_vec: np.ndarray, texts: ExpertTexts) -> tuple[str, str]:
     """The closest publication title or profile sentence, and which it is."""
-    block = texts.blocks[expert_index]
+    block, labels = texts.texts(expert_index)
     if block.shape[0] == 0:
         return "", ""
     best = int(np.argmax(block @ init_vec))
-    kind, obj = texts.labels[expert_index][best]
+    kind, obj = labels[best]
     if kind == "publication":
         publication = db.session.get(Publication, obj)
         year = f" ({publication.year})" if publication.year else ""
@@ -222,47 +242,67 @@ def explain_pairs(pairs: list[tuple[Initiative, ExpertProfile]]) -> dict[tuple[i
 def suggest_experts(initiative: Initiative, limit: int = 10) -> tuple[list[ExpertSuggestion], list[ExpertSuggestion]]:
     """The best experts for ``initiative`` and, apart, the excluded ones with the reason.
 
-    Returns two empty lists when the initiative has no current vector ("not yet matched")."""
+    Returns two empty lists when the initiative has no current vector ("not yet matched").
+    Experts are ranked on ids and the conflict rules run on four columns; only the experts
+    shown are loaded (loading all 10,000 profiles took half a second, docs/benchmarks.md)."""
     vector = vectors.vector_of("initiative", initiative.id, initiative)
     if vector is None:
         return [], []
-    texts = expert_texts()
-    scores = affinities(vector[None, :], texts)[0]
-    loads = current_loads()
-    reasons = conflict_matrix([initiative], texts.experts)[0]
-    order = np.argsort(-scores, kind="stable")
-    suggested, excluded = [], []
-    for index in order:
-        expert = texts.experts[index]
-        if texts.blocks[index].shape[0] == 0:
-            continue
-        suggestion = ExpertSuggestion(expert, float(scores[index]), loads.get(expert.id, 0),
-                                      keywords=shared_keywords(expert.keywords or [], initiative.keywords or []))
-        if reasons[index]:
-            suggestion.excluded = reasons[index]
-            excluded.append(suggestion)
-        elif len(suggested) < limit:
-            suggestion.reason, suggestion.reason_kind = explain(index, vector, texts)
-            suggested.append(suggestion)
+    people, groups, scores, matrix = _reviewer_scores(
+        vector, ExpertProfile.user_id, ExpertProfile.name, ExpertProfile.organisation)
+    with_texts = np.flatnonzero(groups >= 0)
+    reasons = dict(zip(with_texts.tolist(),
+                       conflict_matrix([initiative], [people[index] for index in with_texts])[0], strict=True))
+    conflicted = np.array([index for index, reason in reasons.items() if reason], dtype=np.int64)
+    free = np.full(len(people), -np.inf)
+    free[with_texts] = scores[with_texts]
+    free[conflicted] = -np.inf
+    shown = [index for index in _best_first(free, limit).tolist() if np.isfinite(free[index])]
+    # The page lists every excluded expert, best first, as before.
+    conflicted = conflicted[np.argsort(-scores[conflicted], kind="stable")]
+    experts = {expert.id: expert for expert in _experts_by_id([people[i].id for i in [*shown, *conflicted.tolist()]])}
+    loads = current_loads(list(experts))
+    keywords = initiative.keywords or []
+
+    def suggestion(index: int) -> ExpertSuggestion:
+        expert = experts[people[index].id]
+        return ExpertSuggestion(expert, float(scores[index]), loads.get(expert.id, 0),
+                                keywords=shared_keywords(expert.keywords or [], keywords))
+
+    shown = [index for index in shown if people[index].id in experts]
+    texts = ExpertTexts([experts[people[index].id] for index in shown], matrix, groups[shown])
+    suggested = []
+    for position, index in enumerate(shown):
+        suggested.append(suggestion(index))
+        suggested[-1].reason, suggested[-1].reason_kind = explain(position, vector, texts)
+    excluded = []
+    for index in conflicted.tolist():
+        if people[index].id in experts:
+            excluded.append(suggestion(index))
+            excluded[-1].excluded = reasons[index]
     return suggested, excluded
 
 
 def experts_for_query(query: str, limit: int = 10) -> list[ExpertSuggestion]:
-    """The best experts for a typed topic, with the closest publication or sentence."""
+    """The best experts for a typed topic, with the closest publication or sentence.
+
+    Ranks on ids; only the ``limit`` experts shown are loaded."""
     query = (query or "").strip()
     if not query:
         return []
     vector = vectors.embed([query])[0]
-    texts = expert_texts()
-    scores = affinities(vector[None, :], texts)[0]
-    loads = current_loads()
+    people, groups, scores, matrix = _reviewer_scores(vector)
+    # As before, an expert without texts (score 0) can take a place and is then left out.
+    shown = [index for index in _best_first(scores, limit).tolist() if groups[index] >= 0]
+    experts = _experts_by_id([people[index].id for index in shown])
+    by_id = {expert.id: expert for expert in experts}
+    shown = [index for index in shown if people[index].id in by_id]
+    texts = ExpertTexts([by_id[people[index].id] for index in shown], matrix, groups[shown])
+    loads = current_loads(list(by_id))
     words = [w for w in re.split(r"[,;]\s*|\s+", query) if w]
     result = []
-    for index in np.argsort(-scores, kind="stable")[:limit]:
-        if texts.blocks[index].shape[0] == 0:
-            continue
-        expert = texts.experts[index]
-        reason, kind = explain(index, vector, texts)
+    for position, (index, expert) in enumerate(zip(shown, texts.experts, strict=True)):
+        reason, kind = explain(position, vector, texts)
         result.append(ExpertSuggestion(expert, float(scores[index]), loads.get(expert.id, 0), reason, kind,
                                        shared_keywords(expert.keywords or [], words)))
     return result

@@ -7,11 +7,13 @@ matched" until ``flask match embed`` or a later save succeeds. The save itself i
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 from flask import Flask, current_app
@@ -19,6 +21,7 @@ from flask import Flask, current_app
 from initiatives.extensions import db
 from initiatives.models import Demand, ExpertProfile, Initiative, InitiativeState, Publication
 from search import glossary
+from search.affinity import GroupedTexts
 from search.embeddings import get_service, text_hash
 from search.models import Embedding
 
@@ -193,9 +196,11 @@ def vector_of(kind: str, object_id: int, item=None) -> np.ndarray | None:
 # The stacked vectors of each kind, per process --------------------------------------------
 
 # (database, kind, model) -> (stamp, ids, matrix): semantic search compares a query with every
-# vector of a kind, and reading 100,000 of them from the database takes seconds.
-_MATRICES: dict[tuple[str, str, str], tuple[tuple, np.ndarray, np.ndarray]] = {}
+# vector of a kind, and reading 100,000 of them from the database takes seconds. The entry of
+# kind EXPERT_TEXTS holds the ExpertTextMatrix the matcher ranks experts with.
+_MATRICES: dict[tuple[str, str, str], tuple[tuple, np.ndarray, object]] = {}
 _MATRICES_LOCK = threading.Lock()
+EXPERT_TEXTS = "expert texts"
 
 
 def _stamp(kind: str) -> tuple:
@@ -207,15 +212,14 @@ def _stamp(kind: str) -> tuple:
     return tuple(row)
 
 
-def cached_matrix(kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """The ids (ascending, int64) and stacked vectors of every encoded object of ``kind``,
-    read from the database once per process and read again only when they change there."""
+def _cached(kind: str) -> tuple[tuple, np.ndarray, np.ndarray]:
+    """``cached_matrix`` with the stamp it was read under."""
     key = (str(db.engine.url), kind, model_name())
     stamp = _stamp(kind)
     with _MATRICES_LOCK:
         cached = _MATRICES.get(key)
     if cached is not None and cached[0] == stamp:
-        return cached[1], cached[2]
+        return cached
     rows = db.session.query(Embedding.object_id, Embedding.vector).filter(
         Embedding.kind == kind, Embedding.model == model_name()).order_by(Embedding.object_id).all()
     ids = np.fromiter((object_id for object_id, _ in rows), dtype=np.int64, count=len(rows))
@@ -223,7 +227,87 @@ def cached_matrix(kind: str) -> tuple[np.ndarray, np.ndarray]:
                else np.zeros((0, 0), dtype=np.float32))
     with _MATRICES_LOCK:
         _MATRICES[key] = (stamp, ids, vectors)
+    return stamp, ids, vectors
+
+
+def cached_matrix(kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ids (ascending, int64) and stacked vectors of every encoded object of ``kind``,
+    read from the database once per process and read again only when they change there."""
+    _stamp_read, ids, vectors = _cached(kind)
     return ids, vectors
+
+
+@dataclass(frozen=True)
+class ExpertTextMatrix:
+    """Every expert's profile and publication vectors as one matrix, grouped by expert."""
+
+    expert_ids: np.ndarray       # (n,) ascending: the experts with at least one vector
+    publication_ids: np.ndarray  # per listed text (``groups.rows``): its publication, 0: the profile
+    groups: GroupedTexts         # expert i of ``groups`` is ``expert_ids[i]``
+
+    def group_of(self, expert_ids) -> np.ndarray:
+        """The group of each of ``expert_ids``, or -1 for an expert without vectors."""
+        wanted = np.asarray(expert_ids, dtype=np.int64).reshape(-1)
+        if self.expert_ids.size == 0 or wanted.size == 0:
+            return np.full(wanted.size, -1, dtype=np.int64)
+        found = np.minimum(np.searchsorted(self.expert_ids, wanted), self.expert_ids.size - 1)
+        return np.where(self.expert_ids[found] == wanted, found, -1)
+
+    def texts_of(self, group: int) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors of one group's texts, the profile first, and their publication ids."""
+        if group < 0:
+            return np.zeros((0, self.groups.vectors.shape[1]), dtype=np.float32), np.zeros(0, np.int64)
+        listed = slice(self.groups.starts[group], self.groups.starts[group] + self.groups.counts[group])
+        return self.groups.vectors[self.groups.rows[listed]], self.publication_ids[listed]
+
+
+def _publication_stamp() -> tuple:
+    """What changes when a publication is added or deleted (its vector may stay until
+    ``prune``) or given to another expert: count, highest id and sum of owners."""
+    return tuple(db.session.query(db.func.count(Publication.id), db.func.max(Publication.id),
+                                  db.func.sum(Publication.expert_id)).one())
+
+
+def cached_expert_texts() -> ExpertTextMatrix:
+    """Every expert's profile vector and publication vectors, as one matrix grouped by expert
+    (the profile first, then the publications by id), kept per process like ``cached_matrix``
+    and built from its two matrices again when either changes or a publication comes or goes.
+
+    The matrix holds the vectors once: the cached matrices of the two kinds become views of it,
+    since a copy would double the largest memory the portal keeps (1.5 kB per text)."""
+    key = (str(db.engine.url), EXPERT_TEXTS, model_name())
+    profile_stamp, profile_ids, profile_vecs = _cached("expert")
+    pub_stamp, pub_ids, pub_vecs = _cached("publication")
+    stamp = (profile_stamp, pub_stamp, _publication_stamp())
+    with _MATRICES_LOCK:
+        cached = _MATRICES.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[2]
+    pairs = db.session.query(Publication.id, Publication.expert_id).all()
+    owned = np.fromiter(itertools.chain.from_iterable(pairs), dtype=np.int64,
+                        count=2 * len(pairs)).reshape(-1, 2)
+    # A vector whose publication was deleted stays out; a publication without a vector too.
+    found = np.minimum(np.searchsorted(pub_ids, owned[:, 0]), max(pub_ids.size - 1, 0))
+    owned_rows = np.flatnonzero(pub_ids[found] == owned[:, 0]) if pub_ids.size else np.zeros(0, np.int64)
+    owner_ids = np.concatenate([profile_ids, owned[owned_rows, 1]])
+    labels = np.concatenate([np.zeros(profile_ids.size, dtype=np.int64), owned[owned_rows, 0]])
+    rows = np.concatenate([np.arange(profile_ids.size), profile_ids.size + found[owned_rows]])
+    # Publication ids are positive, so the profile (label 0) comes first in each expert's group.
+    order = np.lexsort((labels, owner_ids))
+    expert_ids, owner = np.unique(owner_ids[order], return_inverse=True)
+    dimension = max(profile_vecs.shape[1], pub_vecs.shape[1])
+    flat = (np.concatenate([profile_vecs.reshape(-1, dimension), pub_vecs.reshape(-1, dimension)])
+            if dimension else np.zeros((0, 0), dtype=np.float32))
+    matrix = ExpertTextMatrix(expert_ids.astype(np.int64), labels[order],
+                              GroupedTexts(flat, rows[order], owner.reshape(-1), expert_ids.size))
+    with _MATRICES_LOCK:
+        for kind, kind_stamp, ids, part in (("expert", profile_stamp, profile_ids, flat[:profile_ids.size]),
+                                            ("publication", pub_stamp, pub_ids, flat[profile_ids.size:])):
+            kind_key = (key[0], kind, key[2])
+            if kind_key in _MATRICES and _MATRICES[kind_key][0] == kind_stamp:
+                _MATRICES[kind_key] = (kind_stamp, ids, part)
+        _MATRICES[key] = (stamp, expert_ids, matrix)
+    return matrix
 
 
 def forget_matrices() -> None:

@@ -142,6 +142,66 @@ def test_suggestions_rank_by_affinity_with_reasons(people, make_initiative, pane
     assert "same organisation" in excluded[0].excluded
 
 
+@pytest.mark.parametrize("method", ["topk_mean", "max", "mean", "quantile", "centroid"])
+def test_ranking_on_ids_gives_what_scoring_each_expert_gives(people, make_user, make_initiative, panel,
+                                                             db, app, monkeypatch, method):
+    """Suggestions and a typed topic, ranked on ids with only the shown experts loaded, are what
+    scoring every reviewer's own texts one by one gives: order, scores, exclusions."""
+    from search.affinity import expert_affinity
+
+    monkeypatch.setitem(app.config, "AFFINITY_METHOD", method)
+    make_expert(make_user, "Second Rice", "Viện Lúa", "Rice seed drought.", "rice, seed",
+                [("Drought tolerant rice", "Seeds."), ("Rice irrigation scheduling", "Water.")])
+    make_expert(make_user, "Nguyễn Văn An", "Elsewhere", "Rice soil.", "soil")  # on the team
+    initiative = make_initiative(people["proposer"], submitted=True, organisation="Đại học Cần Thơ")
+    texts = matching.expert_texts()
+    vector = vectors.vector_of("initiative", initiative.id, initiative)
+
+    def one_by_one(query_vector):
+        blocks = [block.reshape(-1, query_vector.size) for block in texts.blocks]
+        scores = expert_affinity(query_vector[None, :], blocks, method, k=app.config["AFFINITY_TOP_K"],
+                                 q=app.config.get("AFFINITY_QUANTILE", 0.75))[0]
+        return scores, [i for i in np.argsort(-scores, kind="stable") if len(blocks[i])]
+
+    scores, order = one_by_one(vector)
+    reasons = matching.conflict_matrix([initiative], texts.experts)[0]
+    suggested, excluded = matching.suggest_experts(initiative, limit=2)
+    wanted = [i for i in order if not reasons[i]][:2]
+    assert [s.expert.id for s in suggested] == [texts.experts[i].id for i in wanted]
+    np.testing.assert_allclose([s.score for s in suggested], scores[wanted], rtol=0, atol=1e-6)
+    assert all(s.reason for s in suggested)
+    assert [(s.expert.id, s.excluded) for s in excluded] == [
+        (texts.experts[i].id, reasons[i]) for i in order if reasons[i]]
+    assert {s.excluded for s in excluded} == {"is a team member", "same organisation (dai hoc  CAN THO)"}
+
+    query = "rice irrigation"
+    scores, order = one_by_one(vectors.embed([query])[0])
+    found = matching.experts_for_query(query, limit=3)
+    assert [s.expert.id for s in found] == [texts.experts[i].id for i in order[:3]]
+    np.testing.assert_allclose([s.score for s in found], scores[order[:3]], rtol=0, atol=1e-6)
+
+
+def test_expert_text_matrix_leaves_out_deleted_publications_and_holds_vectors_once(panel, db):
+    """A deleted publication's vector (kept until ``prune``) is no expert's text any more, and
+    the cached matrices of profiles and publications are views of the one grouped matrix."""
+    from initiatives.models import Publication
+
+    rice = panel["rice"]
+    matrix = vectors.cached_expert_texts()
+    assert matrix.texts_of(int(matrix.group_of([rice.id])[0]))[0].shape[0] == 2
+    publication_id = Publication.query.filter_by(expert_id=rice.id).one().id
+    db.session.execute(Publication.__table__.delete().where(Publication.id == publication_id))
+    db.session.commit()
+    assert Embedding.query.filter_by(kind="publication", object_id=publication_id).count() == 1
+    matrix = vectors.cached_expert_texts()
+    block, publication_ids = matrix.texts_of(int(matrix.group_of([rice.id])[0]))
+    assert block.shape[0] == 1 and publication_ids.tolist() == [0]
+    np.testing.assert_array_equal(block[0], vectors.vector_of("expert", rice.id))
+    for kind in ("expert", "publication"):
+        assert np.shares_memory(vectors.cached_matrix(kind)[1], matrix.groups.vectors)
+    assert matrix.group_of([10**6]).tolist() == [-1]
+
+
 def test_admin_sees_experts_and_demands_on_the_initiative(people, make_initiative, make_demand, panel, login):
     initiative = make_initiative(people["proposer"], submitted=True, organisation="Đại học Cần Thơ")
     make_demand(people["owner"], title="Rice irrigation sensors wanted",

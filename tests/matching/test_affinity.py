@@ -6,6 +6,7 @@ import pytest
 import search.affinity as affinity_module
 from search.affinity import (
     METHODS,
+    GroupedTexts,
     best_text,
     centroid_affinity,
     expert_affinity,
@@ -168,6 +169,89 @@ def test_experts_do_not_leak_into_each_other_when_sorting():
     for method in ("topk_mean", "quantile"):
         got = expert_affinity(init, [weak, strong, weak], method, k=2, q=1.0)
         np.testing.assert_allclose(got, [[0.0, 1.0, 0.0]], atol=1e-6)
+
+
+# --- the grouped matrix the portal ranks with ------------------------------------------------
+
+OPTIONS = [("max", {}), ("mean", {}), ("topk_mean", {"k": 1}), ("topk_mean", {"k": 2}),
+           ("topk_mean", {"k": 3}), ("topk_mean", {"k": 8}), ("quantile", {"q": 0.75}),
+           ("quantile", {"q": 0.0}), ("quantile", {"q": 0.3}), ("quantile", {"q": 1.0}),
+           ("centroid", {})]
+
+
+def _scattered(rng, expert_vecs, extra: int = 5) -> GroupedTexts:
+    """The experts' texts as the portal keeps them: rows in another order than the experts,
+    among vectors no expert owns (a deleted publication's)."""
+    stacked = np.concatenate([*expert_vecs, _random_unit(rng, extra, expert_vecs[0].shape[1])])
+    listed = sum(len(vecs) for vecs in expert_vecs)
+    place = rng.permutation(stacked.shape[0])  # listed text t lives in row place[t]
+    vectors = np.empty_like(stacked)
+    vectors[place] = stacked
+    owner = np.repeat(np.arange(len(expert_vecs)), [len(vecs) for vecs in expert_vecs])
+    return GroupedTexts(vectors, place[:listed], owner, len(expert_vecs))
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("method, options", OPTIONS, ids=[f"{m}{o}" for m, o in OPTIONS])
+def test_grouped_texts_give_what_expert_affinity_gives(seed, method, options, monkeypatch):
+    """One product over the grouped matrix and vectorised aggregation equal the per-expert
+    arrays of ``expert_affinity``, for every aggregation, experts of one to seven texts."""
+    rng = np.random.default_rng(seed)
+    init_vecs = _random_unit(rng, 17, 24)
+    counts = rng.integers(1, 8, size=60)
+    counts[[0, 7, -1]] = 1  # experts with one text, at both ends too
+    counts[3] = 4
+    expert_vecs = [_random_unit(rng, c, 24) for c in counts]
+    expert_vecs[3][1] = expert_vecs[3][0]  # a tie inside an expert's texts
+    expected = expert_affinity(init_vecs, expert_vecs, method, empty=-2.0, **options)
+    # Blocks of a few initiatives: the similarities are cut into several pieces.
+    monkeypatch.setattr(affinity_module, "_BLOCK_CELLS", 3 * int(counts.sum()))
+    for groups in (GroupedTexts.from_blocks(expert_vecs, 24), _scattered(rng, expert_vecs)):
+        got = groups.affinity(init_vecs, method, empty=-2.0, **options)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+        # Some experts only, in any order, -1 for one without texts: the few-experts path.
+        few = np.array([5, -1, 0, 59, 5])
+        got = groups.affinity(init_vecs, method, empty=-2.0, experts=few, **options)
+        np.testing.assert_allclose(got, np.where(few >= 0, expected[:, few], -2.0), rtol=0, atol=1e-6)
+        # Most experts: the whole matrix is compared and the columns picked.
+        most = np.arange(59, 0, -1)
+        got = groups.affinity(init_vecs, method, empty=-2.0, experts=most, **options)
+        np.testing.assert_allclose(got, expected[:, most], rtol=0, atol=1e-6)
+
+
+def test_grouped_top_k_counts_tied_texts_once_each():
+    """Tied best texts: each is one of the k best, as in a sort."""
+    init = np.array([[1.0, 0.0]], dtype=np.float32)
+    tied = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]], dtype=np.float32)
+    mixed = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]], dtype=np.float32)
+    groups = GroupedTexts.from_blocks([mixed, tied, mixed[:2]], 2)
+    for k, expected in ((1, [1.0, 1.0, 1.0]), (2, [1.0, 1.0, 0.5]), (3, [2 / 3, 1.0, 0.5])):
+        np.testing.assert_allclose(groups.affinity(init, "topk_mean", k=k), [expected], atol=1e-6)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_grouped_texts_with_experts_without_texts(method):
+    """Experts without texts get the empty value, wherever they are; none at all is fine."""
+    groups = GroupedTexts.from_blocks(EXPERTS, 3)
+    np.testing.assert_allclose(groups.affinity(INITIATIVES, method, k=2, empty=-5.0),
+                               expert_affinity(INITIATIVES, EXPERTS, method, k=2, empty=-5.0),
+                               rtol=0, atol=1e-6)
+    nobody = GroupedTexts.from_blocks([np.zeros((0, 3)), np.zeros((0, 3))], 3)
+    np.testing.assert_array_equal(nobody.affinity(INITIATIVES, method, empty=0.25), 0.25)
+    assert GroupedTexts.from_blocks([], 3).affinity(INITIATIVES, method).shape == (2, 0)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: GroupedTexts(np.ones((2, 3)), [0, 1], [1, 0], 2), "non-decreasing"),
+    (lambda: GroupedTexts(np.ones((2, 3)), [0, 2], [0, 0], 1), "outside the vectors"),
+    (lambda: GroupedTexts(np.ones((2, 3)), [0, 1], [0, 1], 1), "non-decreasing"),
+    (lambda: GroupedTexts.from_blocks(EXPERTS, 3).affinity(INITIATIVES, "median"), "unknown"),
+    (lambda: GroupedTexts.from_blocks(EXPERTS, 3).affinity(INITIATIVES, experts=[4]), "outside"),
+    (lambda: GroupedTexts.from_blocks(EXPERTS, 3).affinity(np.ones((1, 4))), "columns"),
+])
+def test_grouped_texts_bad_inputs_raise(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
 
 
 @pytest.mark.parametrize("call, message", [
