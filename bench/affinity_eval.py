@@ -22,6 +22,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -30,13 +31,13 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from search import vectors  # noqa: E402
 from search.affinity import expert_affinity  # noqa: E402
 from search.embeddings import DEFAULT_MODEL, get_service  # noqa: E402
 from search.glossary import encode_bridged  # noqa: E402
 
 DEMO = ROOT / "initiatives" / "data" / "demo"
 LABELS = ROOT / "search" / "eval" / "expert_labels.json"
-DESCRIPTION_START = 1500  # as in search/vectors.py
 
 # (label, method, options); the default of initiatives/config.py is marked in the table.
 METHODS = [
@@ -51,23 +52,17 @@ METHODS = [
 DEFAULT = "topk_mean k=2"
 
 
+# The demo data are dicts; the portal's text builders read attributes. Wrapping each dict lets
+# the evaluation embed exactly what the portal embeds, so the two cannot drift apart.
+
+def _as_object(item: dict, *fields: str) -> SimpleNamespace:
+    """``item``'s ``fields`` as attributes (None where missing), as the text builders read them."""
+    return SimpleNamespace(**{name: item.get(name) for name in fields})
+
+
 def initiative_text(item: dict) -> str:
-    parts = [item.get("title"), item.get("summary"), ", ".join(item.get("keywords") or []),
-             (item.get("description") or "")[:DESCRIPTION_START]]
-    return "\n".join(part for part in parts if part)
-
-
-def expert_profile_text(item: dict) -> str:
-    parts = [", ".join(item.get("keywords") or []), item.get("bio")]
-    return "\n".join(part for part in parts if part)
-
-
-def publication_text(item: dict) -> str:
-    return "\n".join(part for part in (item.get("title"), item.get("abstract")) if part)
-
-
-def demand_text(item: dict) -> str:
-    return "\n".join(part for part in (item.get("title"), item.get("description")) if part)
+    """Title, summary, keywords and the start of the description, as the portal embeds them."""
+    return vectors.initiative_text(_as_object(item, "title", "summary", "keywords", "description"))
 
 
 def load_demo() -> tuple[list[dict], list[dict], list[dict], list[dict]]:
@@ -80,7 +75,8 @@ def load_demo() -> tuple[list[dict], list[dict], list[dict], list[dict]]:
 
 def expert_texts(experts: list[dict]) -> list[list[str]]:
     """Each expert's texts: the profile (keywords and bio) first, then each publication."""
-    return [[expert_profile_text(e)] + [publication_text(p) for p in e.get("publications", [])]
+    return [[vectors.expert_text(_as_object(e, "keywords", "bio"))]
+            + [vectors.publication_text(_as_object(p, "title", "abstract")) for p in e.get("publications", [])]
             for e in experts]
 
 
