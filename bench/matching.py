@@ -9,7 +9,8 @@ Prints markdown tables:
 2. top-10 expert retrieval latency for 1k, 10k and 100k experts (random normalised 384-d
    vectors) through ``search.affinity.top_k``, with and without an exclusion mask, against a bare
    numpy matrix product + argpartition (the floor); then as the portal ranks experts: a profile
-   and 2-6 publications each, aggregated with the default method and sorted, against the floor;
+   and 2-6 publications each, aggregated with the default method over the grouped matrix the
+   portal keeps, against the per-expert path it replaced and the floor;
    and ``matching.experts_for_query`` end to end on a seeded SQLite database (1k and 10k
    experts), the query's encoding timed apart, with the vectors read from the database and
    from the process's cache;
@@ -205,14 +206,32 @@ def _expert_blocks(rng, n: int, publications: tuple[int, int] = (2, 6)) -> list[
     return np.split(_unit(rng, int(counts.sum())), np.cumsum(counts)[:-1])
 
 
+def _portal_layout(blocks: list[np.ndarray]):
+    """The experts' texts as search/vectors.py keeps them: every profile vector, then every
+    publication vector, grouped by expert through a list of rows (``GroupedTexts``)."""
+    from search.affinity import GroupedTexts
+
+    counts = np.array([len(block) for block in blocks])
+    profiles = np.stack([block[0] for block in blocks])
+    publications = np.concatenate([block[1:] for block in blocks])
+    first_publication = len(blocks) + np.cumsum(counts - 1) - (counts - 1)
+    rows = np.concatenate([np.concatenate(([expert], first_publication[expert] + np.arange(count - 1)))
+                           for expert, count in enumerate(counts)])
+    owner = np.repeat(np.arange(len(blocks)), counts)
+    return GroupedTexts(np.concatenate([profiles, publications]), rows, owner, len(blocks))
+
+
 def bench_aggregation(sizes: list[int], seed: int = 0) -> list[dict]:
-    """Return median and best latency (ms) of ranking the top 10 experts for one query as the
-    portal does (``matching.affinities``: ``expert_affinity`` over each expert's texts with the
-    default aggregation, then a full sort as ``experts_for_query`` does), how much of it is
-    stacking the per-expert blocks again on every call, and the floor: one product over the
-    texts stacked once, each expert's best text (``np.maximum.reduceat``) and argpartition."""
+    """Return median and best latency (ms) of ranking the top 10 experts for one query with the
+    default aggregation: as the portal ranks now (``GroupedTexts.affinity`` over the matrix of
+    every expert text grouped once, kept per process by search/vectors.py, then the ten best
+    without a full sort); as it ranked before (``expert_affinity`` over the per-expert arrays,
+    stacked again on every call, then a full sort); and the floor: one product over the texts
+    stacked once, each expert's best text (``np.maximum.reduceat``) and argpartition. Checks
+    that now and before rank the same experts with the same scores."""
     from initiatives.config import DefaultConfig
-    from search.affinity import _Profiles, expert_affinity
+    from search.affinity import expert_affinity
+    from search.matching import _best_first
 
     method, k = DefaultConfig.AFFINITY_METHOD, DefaultConfig.AFFINITY_TOP_K
     quantile = getattr(DefaultConfig, "AFFINITY_QUANTILE", 0.75)
@@ -222,6 +241,7 @@ def bench_aggregation(sizes: list[int], seed: int = 0) -> list[dict]:
         blocks = _expert_blocks(rng, n)
         stacked = np.concatenate(blocks)
         starts = np.concatenate(([0], np.cumsum([len(b) for b in blocks])[:-1]))
+        groups = _portal_layout(blocks)
         queries = _unit(rng, 16)
 
         def floor(query, stacked=stacked, starts=starts):
@@ -229,21 +249,31 @@ def bench_aggregation(sizes: list[int], seed: int = 0) -> list[dict]:
             best = np.argpartition(scores, scores.size - 10)[scores.size - 10:]
             return best[np.argsort(-scores[best])]
 
-        def portal(query, blocks=blocks):
+        def portal(query, groups=groups):
+            scores = groups.affinity(query[None, :], method, k=k, q=quantile)[0]
+            return _best_first(scores, 10), scores
+
+        def before(query, blocks=blocks):
             scores = expert_affinity(query[None, :], blocks, method, k=k, q=quantile)[0]
-            return np.argsort(-scores, kind="stable")[:10]
+            return np.argsort(-scores, kind="stable")[:10], scores
+
+        for query in queries[:4]:
+            (now_best, now_scores), (old_best, old_scores) = portal(query), before(query)
+            assert now_best.tolist() == old_best.tolist()
+            assert np.abs(now_scores - old_scores).max() <= 1e-6
 
         repeats = max(10, min(200, 2_000_000 // n))
         cycle = itertools.cycle(queries)
         timings = _interleaved_ms({
             "floor": lambda c=cycle: floor(next(c)),
             "portal": lambda c=cycle: portal(next(c)),
-            "stacking": lambda b=blocks: _Profiles(b, DIMENSION),
+            "before": lambda c=cycle: before(next(c)),
         }, repeats)
         rows.append({"experts": n, "texts": int(stacked.shape[0]), "repeats": repeats,
                      "method": f"{method} (k={k})", **timings})
-        print(f"  aggregation {n:,} experts: portal {timings['portal'][0]:.1f} ms", file=sys.stderr)
-        del blocks, stacked
+        print(f"  aggregation {n:,} experts: portal {timings['portal'][0]:.1f} ms, before "
+              f"{timings['before'][0]:.1f} ms", file=sys.stderr)
+        del blocks, stacked, groups
     return rows
 
 
@@ -303,9 +333,10 @@ def bench_portal_query(sizes: list[int], repeats: int, seed: int = 0,
                        query: str = "Tưới tiêu thông minh cho lúa ở đồng bằng sông Cửu Long") -> list[dict]:
     """Return median and best latency (ms) of ``matching.experts_for_query`` end to end on a
     seeded SQLite database, the query's encoding (``vectors.embed``, the model) timed apart and
-    left out of the end-to-end time; and how much of that time goes to ``expert_texts`` (reading
-    the experts, their publications and all their vectors) when the vectors are read from the
-    database (``forget_matrices`` before each call) and when they come from the process's cache."""
+    left out of the end-to-end time; and how much of that time goes to the matrix of every
+    expert text (``vectors.cached_expert_texts``: reading the vectors and which publication is
+    whose, or only checking their stamps) when the vectors are read from the database
+    (``forget_matrices`` before each call) and when they come from the process's cache."""
     import tempfile
 
     from search import matching, vectors
@@ -334,8 +365,8 @@ def bench_portal_query(sizes: list[int], repeats: int, seed: int = 0,
                     timings = _interleaved_ms({
                         "query_cold": cold(lambda: matching.experts_for_query(query)),
                         "query_warm": lambda: matching.experts_for_query(query),
-                        "texts_cold": cold(matching.expert_texts),
-                        "texts_warm": matching.expert_texts,
+                        "texts_cold": cold(vectors.cached_expert_texts),
+                        "texts_warm": vectors.cached_expert_texts,
                     }, repeats)
                 finally:
                     vectors.embed = real_embed
@@ -591,14 +622,14 @@ def print_retrieval(experts: list[int], seed: int) -> None:
           f"publications, random 384-d vectors; aggregation {rows[0]['method']}, the default; "
           f"median / best of the interleaved runs)\n")
     print("| experts | texts | runs | floor: stacked product + max + argpartition (ms) | "
-          "portal: expert_affinity + sort (ms) | of which re-stacking the blocks (ms) | "
-          "portal / floor (median) |")
-    print("|---|---|---|---|---|---|---|")
+          "portal: grouped matrix + top 10 (ms) | before: expert_affinity + sort (ms) | "
+          "portal / floor (median) | before / floor (median) |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         cells = " | ".join(f"{row[name][0]:.2f} / {row[name][1]:.2f}"
-                           for name in ("floor", "portal", "stacking"))
+                           for name in ("floor", "portal", "before"))
         print(f"| {row['experts']:,} | {row['texts']:,} | {row['repeats']} | {cells} | "
-              f"{row['portal'][0] / row['floor'][0]:.1f} |")
+              f"{row['portal'][0] / row['floor'][0]:.1f} | {row['before'][0] / row['floor'][0]:.1f} |")
     print()
 
 
@@ -609,8 +640,8 @@ def print_portal_query(sizes: list[int], repeats: int, seed: int) -> None:
           f"SQLite, experts with 2-6 publications, median / best of {repeats} interleaved runs; "
           f"the query's encoding apart)\n")
     print("| experts | texts | encoding the query (ms) | experts_for_query, vectors read from "
-          "the database (ms) | experts_for_query, vectors cached (ms) | of which expert_texts: "
-          "read / cached (ms) |")
+          "the database (ms) | experts_for_query, vectors cached (ms) | of which the expert text "
+          "matrix: read / cached (ms) |")
     print("|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['experts']:,} | {row['texts']:,} | {row['encode'][0]:.0f} / "
