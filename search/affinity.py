@@ -66,42 +66,6 @@ def _blocks(n_rows: int, n_cols: int):
         yield slice(start, min(n_rows, start + step))
 
 
-def _segment_sorted(sims: np.ndarray, profiles: _Profiles, descending: bool) -> np.ndarray:
-    """Sort each row of ``sims`` inside each expert's segment, keeping segments in place."""
-    # Shifting each expert's block by a multiple of a span larger than the value range makes one
-    # row-wise sort order the blocks by owner and the values inside each block.
-    span = float(sims.max() - sims.min()) + 1.0 if sims.size else 1.0
-    shift = profiles.owner.astype(np.float64) * span
-    keys = shift - sims if descending else shift + sims
-    order = np.argsort(keys, axis=1, kind="stable")
-    return np.take_along_axis(sims, order, axis=1)
-
-
-def _aggregate_block(sims: np.ndarray, profiles: _Profiles, method: str, k: int,
-                     q: float) -> np.ndarray:
-    """Aggregate one block of similarities ``(b, M)`` to ``(b, n_with_texts)``."""
-    starts = profiles.segment_starts
-    counts = profiles.counts[profiles.with_texts]
-    if method == "max":
-        return np.maximum.reduceat(sims, starts, axis=1)
-    if method == "mean":
-        return np.add.reduceat(sims, starts, axis=1, dtype=np.float64) / counts
-    if method == "topk_mean":
-        ordered = _segment_sorted(sims, profiles, descending=True)
-        rank = np.arange(sims.shape[1]) - profiles.starts[profiles.owner]
-        kept = np.where(rank < k, ordered, 0.0)
-        return np.add.reduceat(kept, starts, axis=1, dtype=np.float64) / np.minimum(counts, k)
-    # quantile, interpolated linearly between order statistics as np.quantile does by default
-    ordered = _segment_sorted(sims, profiles, descending=False).astype(np.float64)
-    position = q * (counts - 1)
-    low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, counts - 1)
-    fraction = position - low
-    below = ordered[:, starts + low]
-    above = ordered[:, starts + high]
-    return below + (above - below) * fraction
-
-
 def expert_affinity(init_vecs: np.ndarray, expert_text_vecs: Sequence[np.ndarray],
                     method: str = "max", *, k: int = 3, q: float = 0.75,
                     empty: float = 0.0) -> np.ndarray:
@@ -116,21 +80,8 @@ def expert_affinity(init_vecs: np.ndarray, expert_text_vecs: Sequence[np.ndarray
     """
     _check_options(method, k, q)
     init_vecs = _as_matrix(init_vecs)
-    profiles = _Profiles(expert_text_vecs, init_vecs.shape[1])
-    affinity = np.full((init_vecs.shape[0], len(profiles.counts)), empty, dtype=np.float64)
-    if profiles.with_texts.size == 0 or init_vecs.shape[0] == 0:
-        return affinity
-    if method == "centroid":
-        sums = np.add.reduceat(profiles.texts, profiles.segment_starts, axis=0, dtype=np.float64)
-        norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        # Texts that cancel out exactly leave no direction; such an expert scores 0, not NaN.
-        centroids = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
-        affinity[:, profiles.with_texts] = init_vecs @ centroids.astype(np.float32).T
-        return affinity
-    for rows in _blocks(init_vecs.shape[0], profiles.texts.shape[0]):
-        sims = init_vecs[rows] @ profiles.texts.T
-        affinity[rows, profiles.with_texts] = _aggregate_block(sims, profiles, method, k, q)
-    return affinity
+    groups = GroupedTexts.from_blocks(expert_text_vecs, init_vecs.shape[1])
+    return groups.affinity(init_vecs, method, k=k, q=q, empty=empty)
 
 
 def max_affinity(init_vecs: np.ndarray, expert_text_vecs: Sequence[np.ndarray]) -> np.ndarray:
@@ -164,10 +115,11 @@ def centroid_affinity(init_vecs: np.ndarray,
 class GroupedTexts:
     """Every expert's text vectors as rows of one matrix, listed expert by expert.
 
-    ``expert_affinity`` stacks the per-expert arrays again on each call and sorts every
-    expert's similarities for the top-k mean, which made ranking 100,000 experts ten times the
-    cost of the matrix product (docs/benchmarks.md). Built once and kept (search/vectors.py
-    keeps one per process), this answers a query with one product and a few vectorised passes.
+    Stacking the per-expert arrays on each call and sorting every expert's similarities for the
+    top-k mean made ranking 100,000 experts ten times the cost of the matrix product
+    (docs/benchmarks.md). Built once and kept (search/vectors.py keeps one per process), this
+    answers a query with one product and a few vectorised passes; ``expert_affinity`` builds a
+    throw-away one from per-expert arrays.
     """
 
     def __init__(self, vectors: np.ndarray, rows: np.ndarray, owner: np.ndarray, n_experts: int):

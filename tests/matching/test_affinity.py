@@ -193,9 +193,9 @@ def _scattered(rng, expert_vecs, extra: int = 5) -> GroupedTexts:
 
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("method, options", OPTIONS, ids=[f"{m}{o}" for m, o in OPTIONS])
-def test_grouped_texts_give_what_expert_affinity_gives(seed, method, options, monkeypatch):
-    """One product over the grouped matrix and vectorised aggregation equal the per-expert
-    arrays of ``expert_affinity``, for every aggregation, experts of one to seven texts."""
+def test_grouped_texts_give_what_a_per_expert_loop_gives(seed, method, options, monkeypatch):
+    """One product over the grouped matrix and vectorised aggregation equal a plain loop over
+    each expert's texts, for every aggregation, experts of one to seven texts."""
     rng = np.random.default_rng(seed)
     init_vecs = _random_unit(rng, 17, 24)
     counts = rng.integers(1, 8, size=60)
@@ -203,7 +203,7 @@ def test_grouped_texts_give_what_expert_affinity_gives(seed, method, options, mo
     counts[3] = 4
     expert_vecs = [_random_unit(rng, c, 24) for c in counts]
     expert_vecs[3][1] = expert_vecs[3][0]  # a tie inside an expert's texts
-    expected = expert_affinity(init_vecs, expert_vecs, method, empty=-2.0, **options)
+    expected = _reference(init_vecs, expert_vecs, method, empty=-2.0, **options)
     # Blocks of a few initiatives: the similarities are cut into several pieces.
     monkeypatch.setattr(affinity_module, "_BLOCK_CELLS", 3 * int(counts.sum()))
     for groups in (GroupedTexts.from_blocks(expert_vecs, 24), _scattered(rng, expert_vecs)):
