@@ -4,8 +4,9 @@ For each size N (default 10,000 and 100,000) a throw-away portal is built in a t
 directory (SQLite, the index on disk) and filled with N generated initiatives (Vietnamese and
 English text, real fields and provinces, every state but draft):
 
-* as database rows, bulk-inserted with SQLAlchemy Core, with one random normalised 384-d vector
-  each stored through ``search.models.Embedding`` under the configured model (so semantic and
+* as database rows, bulk-inserted with SQLAlchemy Core (with the folded ``search_text`` the
+  models keep), with one random normalised 384-d vector each stored through
+  ``search.models.Embedding`` under the configured model (so semantic and
   hybrid search read them exactly as they read real vectors; the query itself is encoded by
   the real model, whose cost does not depend on N and is also timed alone);
 * as index documents, built by ``search.catalogue.initiative_doc`` from the same rows, and
@@ -214,13 +215,16 @@ def fill_database(rows: list[dict], model: str, seed: int = 3) -> float:
     """Bulk-insert the rows and one random unit vector per row; returns the seconds taken."""
     from initiatives.extensions import db
     from initiatives.models import Initiative
+    from search.catalogue import search_text
     from search.models import Embedding
 
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
     now = datetime(2026, 11, 23)
     for first in range(0, len(rows), INSERT_BATCH):
-        chunk = rows[first:first + INSERT_BATCH]
+        # Core skips the ORM hook that stores the folded search text: store it the same way here.
+        chunk = [{**row, "search_text": search_text("initiative", SimpleNamespace(**row))}
+                 for row in rows[first:first + INSERT_BATCH]]
         db.session.execute(Initiative.__table__.insert(), chunk)
         matrix = rng.standard_normal((len(chunk), DIMENSION), dtype=np.float32)
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)

@@ -18,7 +18,7 @@ from datetime import timedelta
 import numpy as np
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_
+from sqlalchemy import and_, event, inspect, or_
 from sqlalchemy.orm import Session
 
 from initiatives import taxonomy
@@ -28,7 +28,7 @@ from initiatives.models.user import utcnow
 from search import vectors
 from search.embeddings import EmbeddingService
 from search.fusion import rrf
-from search.textfold import fold, sql_fold
+from search.textfold import fold, folded_fields, sql_fold
 from search.textindex import IndexUnavailable, IndexWriteError, TextIndex
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,33 @@ def expert_doc(item: ExpertProfile) -> dict:
 
 MODELS = {"initiative": Initiative, "demand": Demand, "expert": ExpertProfile}
 DOCS = {"initiative": initiative_doc, "demand": demand_doc, "expert": expert_doc}
+# What plain words match in the database fallback, by kind: never the organisation (see
+# PRIVATE_FIELDS). Their folded text is stored in each object's ``search_text``.
+SEARCH_TEXT_FIELDS = {"initiative": ("title", "summary", "keywords"), "demand": ("title", "description"),
+                      "expert": ("name", "bio", "keywords")}
+
+
+def search_text(kind: str, item) -> str:
+    """The stored search text of ``item`` (a model object, or anything with its attributes)."""
+    return folded_fields(*(getattr(item, name, None) for name in SEARCH_TEXT_FIELDS[kind]))
+
+
+@event.listens_for(Session, "before_flush")
+def _store_search_text(session, flush_context, instances) -> None:
+    """Recompute ``search_text`` of each new or changed initiative, demand and expert before it is
+    written, whichever form, service, import or script changed it."""
+    kinds = {model: kind for kind, model in MODELS.items()}
+    for item in (*session.new, *session.dirty):
+        kind = kinds.get(type(item))
+        if kind is None:
+            continue
+        state = inspect(item)
+        changed = state.pending or any(state.attrs[name].history.has_changes() for name in SEARCH_TEXT_FIELDS[kind])
+        # A row inserted around the ORM has none yet: it gets one the first time it is saved.
+        if changed or item.search_text is None:
+            text = search_text(kind, item)
+            if item.search_text != text:
+                item.search_text = text
 
 
 def indexable(kind: str, item) -> bool:
@@ -468,10 +495,10 @@ def _narrowed(filters: dict, name: str, value: str) -> dict | None:
     return {**filters, name: value} if value in allowed else None
 
 
-# What plain words match in the fallback, by kind: never the organisation (see PRIVATE_FIELDS).
-_TEXT_COLUMNS = {"initiative": (Initiative.title, Initiative.summary, db.cast(Initiative.keywords, db.Text)),
-                 "demand": (Demand.title, Demand.description),
-                 "expert": (ExpertProfile.name, ExpertProfile.bio, db.cast(ExpertProfile.keywords, db.Text))}
+# The columns of SEARCH_TEXT_FIELDS, for a row whose ``search_text`` is not stored yet.
+_TEXT_COLUMNS = {kind: tuple(db.cast(column, db.Text) if isinstance(column.type, db.JSON) else column
+                             for column in (getattr(MODELS[kind], name) for name in names))
+                 for kind, names in SEARCH_TEXT_FIELDS.items()}
 
 
 def database_search(text: str, kinds: list[str], filters: dict, page: int, per_page: int,
@@ -493,14 +520,10 @@ def database_search(text: str, kinds: list[str], filters: dict, page: int, per_p
     for kind in kinds:
         model = MODELS[kind]
         query = _db_query(kind, filters)
-        columns = {"text": _TEXT_COLUMNS[kind], "organisation": (model.organisation,)}
         for group in groups:
-            query = query.filter(or_(*[_folded_like(column, word) for where, word in group
-                                       for column in columns[where]]))
+            query = query.filter(or_(*[_holds(kind, where, word) for where, word in group]))
         for where, word in excluded:
-            # An empty column holds no word; without coalesce, NOT would drop it as unknown.
-            query = query.filter(~or_(*[_folded_like(db.func.coalesce(column, ""), word)
-                                        for column in columns[where]]))
+            query = query.filter(~_holds(kind, where, word))
         items = query.order_by(model.updated_at.desc(), model.id.desc()).limit(2000).all()
         facet_items.extend(items)
         results.extend(Result(kind, item.id, 0.0, html.escape(_title(item)), _escape_snippet(_summary(item)), item)
@@ -508,6 +531,22 @@ def database_search(text: str, kinds: list[str], filters: dict, page: int, per_p
     start = (page - 1) * per_page
     return Answer(results[start:start + per_page], len(results), page, per_page, _db_facets(facet_items),
                   notice=notice)
+
+
+def _holds(kind: str, where: str, word: str):
+    """An object of ``kind`` holds ``word`` in its text or (``where`` is "organisation") its
+    organisation, whatever their case and diacritics. Never unknown (NULL), so NOT works too."""
+    model = MODELS[kind]
+    # An empty column holds no word; without coalesce, NOT would drop it as unknown.
+    if where == "organisation":
+        return _folded_like(db.func.coalesce(model.organisation, ""), word)
+    stored = model.search_text
+    pattern = f"%{_like_escaped(fold(word))}%"
+    # The stored folded text is one plain LIKE; a row inserted around the ORM (no stored text
+    # yet) is folded on the fly, as it always was, so the answer is the same either way.
+    return or_(and_(stored.is_not(None), stored.like(pattern, escape="\\")),
+               and_(stored.is_(None), or_(*[_folded_like(db.func.coalesce(column, ""), word)
+                                            for column in _TEXT_COLUMNS[kind]])))
 
 
 def _folded_like(column, word: str):

@@ -29,6 +29,20 @@ def fold_words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
+# Between the fields of a stored search text: spaces and a line break, which no query word (only
+# letters, digits and underscores) can span, so two fields never make a word together.
+FIELD_SEPARATOR = " \n "
+
+
+def folded_fields(*values) -> str:
+    """Return the stored search text of ``values``: each text, or each text of a list, folded and
+    joined by ``FIELD_SEPARATOR``; None and empty values are left out."""
+    texts = []
+    for value in values:
+        texts.extend(value if isinstance(value, list | tuple) else [value])
+    return FIELD_SEPARATOR.join(folded for text in texts if text and (folded := fold(str(text))))
+
+
 # The same folding inside SQL, for the database search that answers while the index is rebuilt.
 # PostgreSQL: translate() with a table of every accented Latin letter; SQLite has no translate(),
 # so the application registers fold() as the function portal_fold on each connection.

@@ -43,6 +43,9 @@ class Demand(db.Model):
     state = db.Column(db.String(20), nullable=False, default=DemandState.OPEN.value, index=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    # The title and description, folded (search.textfold), so that the database search answering while
+    # the index is rebuilt matches one column; search.catalogue keeps it before each flush.
+    search_text = db.Column(db.Text)
     owner = db.relationship("User", lazy="joined")
 
     @property

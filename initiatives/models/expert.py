@@ -25,6 +25,9 @@ class ExpertProfile(db.Model):
     unavailable_until = db.Column(db.Date)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    # The name, bio and keywords, folded (search.textfold), so that the database search answering while
+    # the index is rebuilt matches one column; search.catalogue keeps it before each flush.
+    search_text = db.Column(db.Text)
 
     user = db.relationship("User", backref=db.backref("expert_profile", uselist=False))
     publications = db.relationship(

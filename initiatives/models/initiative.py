@@ -70,6 +70,9 @@ class Initiative(db.Model):
     decided_at = db.Column(db.DateTime)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    # The title, summary and keywords, folded (search.textfold), so that the database search answering while
+    # the index is rebuilt matches one column; search.catalogue keeps it before each flush.
+    search_text = db.Column(db.Text)
 
     proposer = db.relationship("User", lazy="joined")
     call = db.relationship("Call", lazy="joined")
