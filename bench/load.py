@@ -220,6 +220,7 @@ class Enlarger:
         from initiatives.extensions import db
         from initiatives.models import ExpertProfile, Publication, User
         from search import vectors
+        from search.catalogue import search_text
 
         names = dict(db.session.query(User.id, User.name).filter(User.id.in_(user_ids)))
         first, first_publication = next_id(ExpertProfile), next_id(Publication)
@@ -244,6 +245,8 @@ class Enlarger:
                     "abstract": generated.words(self.rng, filler, topics, 60),
                     "year": self.rng.randint(2005, 2026), "venue": "Journal of Science and Technology",
                 })
+        for profile in profiles:  # the folded text the database search matches, as the ORM stores it
+            profile["search_text"] = search_text("expert", SimpleNamespace(**profile))
         insert(ExpertProfile.__table__, profiles)
         insert(Publication.__table__, publications)
         self.vectors_for("expert", profiles, vectors.expert_text)
@@ -265,6 +268,7 @@ class Enlarger:
     def initiatives(self, n: int, proposer_ids: list[int]) -> list[dict]:
         from initiatives.models import Initiative, InitiativeVersion
         from search import vectors
+        from search.catalogue import search_text
 
         first, first_version = next_id(Initiative), next_id(InitiativeVersion)
         rows = generated.generate(n, proposer_ids[0], seed=self.args.seed)
@@ -292,6 +296,7 @@ class Enlarger:
         for row in rows:
             row.setdefault("decided_at", None)
             row.setdefault("screened_at", None)
+            row["search_text"] = search_text("initiative", SimpleNamespace(**row))
         insert(Initiative.__table__, rows)
         insert(InitiativeVersion.__table__, versions)
         self.vectors_for("initiative", rows, vectors.initiative_text)
