@@ -226,7 +226,9 @@ def bench_aggregation(sizes: list[int], seed: int = 0) -> list[dict]:
     default aggregation: as the portal ranks now (``GroupedTexts.affinity`` over the matrix of
     every expert text grouped once, kept per process by search/vectors.py, then the ten best
     without a full sort); as it ranked before (``expert_affinity`` over the per-expert arrays,
-    stacked again on every call, then a full sort); and the floor: one product over the texts
+    stacked again on every call, then a full sort; since commit fef5a62 ``expert_affinity``
+    aggregates through a throw-away ``GroupedTexts``, so this column keeps the per-call
+    stacking and the full sort but no longer the old segment sort of the top-k mean); and the floor: one product over the texts
     stacked once, each expert's best text (``np.maximum.reduceat``) and argpartition. Checks
     that now and before rank the same experts with the same scores."""
     from initiatives.config import DefaultConfig
