@@ -72,10 +72,10 @@ def take_comparisons(text: str) -> tuple[str, dict[str, list[str]]]:
     """
     tokens, depth = [], 0
     for match in _QUERY_TOKEN.finditer(text):
-        token = match.group()
-        depth = max(0, depth - 1) if token == ")" else depth
+        piece = match.group()
+        depth = max(0, depth - 1) if piece == ")" else depth
         tokens.append((match, depth))
-        depth += token == "("
+        depth += piece == "("
     words = [match.group() for match, _ in tokens]
     has_or = any(match.group() == "OR" and not depth for match, depth in tokens)
     allowed: dict[str, set[int]] = {}
