@@ -51,6 +51,11 @@ def export_affinities(out, top):
                    .order_by(Initiative.id).all())
     ids, matrix = vectors.matrix("initiative", [i.id for i in initiatives])
     by_id = {i.id: i for i in initiatives}
+    unencoded = [i for i in initiatives if i.id not in set(ids)]
+    if unencoded:  # encoding failed even after sync: say so rather than leave them out silently
+        click.echo(f"Left out {len(unencoded)} initiative(s) without a vector (run 'match embed'): "
+                   + ", ".join(ref(i) for i in unencoded[:20]) + (" ..." if len(unencoded) > 20 else ""),
+                   err=True)
     experts = ExpertProfile.query.order_by(ExpertProfile.id).all()
     texts = matching.expert_texts(experts)
     rows = 0

@@ -480,6 +480,21 @@ def test_export_affinities(call_with_initiatives, panel, runner, tmp_path):
     assert best_for_second[1] == str(panel["chips"].id)
 
 
+def test_export_names_initiatives_it_cannot_score(call_with_initiatives, panel, runner, tmp_path,
+                                                 db, monkeypatch):
+    """An initiative whose encoding keeps failing is named on stderr, not silently left out."""
+    call, first, second = call_with_initiatives
+    monkeypatch.setattr(vectors, "sync", lambda kinds: None)  # as if encoding failed again
+    Embedding.query.filter_by(kind="initiative", object_id=second.id).delete()
+    db.session.commit()
+    out = tmp_path / "aff.csv"
+    result = runner.invoke(args=["export", "affinities", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"Left out 1 initiative(s) without a vector (run 'match embed'): {second.id}" in result.stderr
+    with open(out, encoding="utf-8") as f:
+        assert {r[0] for r in list(csv.reader(f))[1:]} == {str(first.id)}
+
+
 def test_an_expert_who_declined_is_not_proposed_again(call_with_initiatives, db):
     """A decline for any reason (here: travelling) takes the pair out of later proposals."""
     from review import assign
