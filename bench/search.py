@@ -411,9 +411,9 @@ def reused_admin(n: int, cat):
     return admin if complete else None
 
 
-def build_catalogue(n: int, args, cat, result: dict):
-    """Create the tables, fill them with ``n`` initiatives and vectors, and index them (timed).
-    Returns the administrator."""
+def fill_portal(n: int, seed: int, model: str, result: dict):
+    """Create the tables, the benchmark's administrator and ``n`` initiatives with their vectors
+    (generation and insert timed into ``result``). Returns the administrator and the rows."""
     from initiatives.accounts import operations as accounts
     from initiatives.extensions import db
     from initiatives.models import Role
@@ -424,9 +424,16 @@ def build_catalogue(n: int, args, cat, result: dict):
                                    [Role.ADMIN], allow_admin=True)
     db.session.commit()
     started = time.perf_counter()
-    rows = generate(n, admin.id, seed=args.seed)
+    rows = generate(n, admin.id, seed=seed)
     result["generate_s"] = time.perf_counter() - started
-    result["insert_s"] = fill_database(rows, args.model)
+    result["insert_s"] = fill_database(rows, model)
+    return admin, rows
+
+
+def build_catalogue(n: int, args, cat, result: dict):
+    """Create the tables, fill them with ``n`` initiatives and vectors, and index them (timed).
+    Returns the administrator."""
+    admin, rows = fill_portal(n, args.seed, args.model, result)
     started = time.perf_counter()
     result["indexed"] = cat.index.rebuild(index_documents(rows), progress=_progress(n))
     result["rebuild_s"] = time.perf_counter() - started

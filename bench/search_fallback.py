@@ -17,7 +17,6 @@ import importlib.util
 import os
 import statistics
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,23 +48,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     with app.app_context():
         from sqlalchemy import inspect, text
 
-        from initiatives.accounts import operations as accounts
         from initiatives.extensions import db
-        from initiatives.models import Initiative, Role
+        from initiatives.models import Initiative
         from search.catalogue import database_search
 
         tables = inspect(db.engine).get_table_names()
         if "initiative" not in tables or Initiative.query.with_entities(Initiative.id).count() != args.size:
-            db.drop_all()
-            db.create_all()
-            admin = accounts.register_user("bench-admin@example.org", "Bench Admin", "bench-password-1",
-                                           [Role.ADMIN], allow_admin=True)
-            db.session.commit()
-            started = time.perf_counter()
-            rows = bench.generate(args.size, admin.id, seed=7)
-            insert_s = bench.fill_database(rows, "all-MiniLM-L6-v2")
-            print(f"built {args.size} rows: generate {time.perf_counter() - started - insert_s:.1f} s, "
-                  f"insert {insert_s:.1f} s", file=sys.stderr)
+            built: dict = {}
+            bench.fill_portal(args.size, 7, "all-MiniLM-L6-v2", built)
+            print(f"built {args.size} rows: generate {built['generate_s']:.1f} s, "
+                  f"insert {built['insert_s']:.1f} s", file=sys.stderr)
         columns = {c["name"] for c in inspect(db.engine).get_columns("initiative")}
         if args.null_search_text and "search_text" not in columns:
             with db.engine.begin() as connection:
