@@ -46,8 +46,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     _configure_login()
 
-    from . import errors, security, templating
+    from . import background, errors, security, templating
 
+    background.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     templating.init_app(app)

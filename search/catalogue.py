@@ -661,11 +661,13 @@ class Catalogue:
         with self._lock:
             if self._closing or (self._healing is not None and self._healing.is_alive()):
                 return False
-            self._healing = threading.Thread(target=self._heal, name="portal-index-heal", daemon=True)
+            # Not a daemon: a process that exits mid-rebuild waits for it rather than leaving
+            # a half-written generation behind.
+            self._healing = threading.Thread(target=self._heal, name="portal-index-heal")
             self._healing.start()
             return True
 
-    def wait_healed(self, timeout: float = 120) -> None:
+    def wait_healed(self, timeout: float | None = 120) -> None:
         thread = self._healing
         if thread is not None:
             thread.join(timeout)
@@ -684,6 +686,16 @@ class Catalogue:
         """The index gave up writing changes (after its retries): rebuild it from the database."""
         log.warning("search index writes failed (%s); rebuilding from the database", error)
         self.heal()
+
+    def wait_idle(self) -> None:
+        """Wait for a rebuild under way and for the queued changes (a command's end). An index
+        never opened by this process has nothing queued, and is not opened for it."""
+        self.wait_healed(timeout=None)
+        with self._lock:
+            opened = self._index is not None
+        if opened:
+            self.flush()
+            self.wait_healed(timeout=None)
 
     def flush(self) -> None:
         """Wait for the queued changes; heal the index when they could not be written."""
@@ -852,9 +864,11 @@ def catalogue(app: Flask | None = None) -> Catalogue:
 
 def init_app(app: Flask) -> None:
     """Keep the index in step with every commit that changes an initiative, demand or expert."""
-    from initiatives import signals
+    from initiatives import background, signals
 
     app.extensions["portal_catalogue"] = Catalogue(app)
+    # After the encoding's waiter: its commits may queue index changes too.
+    background.register_waiter(app, "search index", app.extensions["portal_catalogue"].wait_idle)
 
     def follow(kind, key):
         def receiver(sender, **payload):

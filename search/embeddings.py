@@ -97,8 +97,9 @@ class EmbeddingService:
 
     def warm_up(self) -> threading.Thread:
         """Start loading the model in a background thread and return that thread."""
+        # Not a daemon: a process must not exit while the model loads in native code.
         thread = threading.Thread(target=_load_model, args=(self._location,),
-                                  name="embedding-warm-up", daemon=True)
+                                  name="embedding-warm-up")
         thread.start()
         return thread
 
@@ -144,7 +145,7 @@ class FakeEmbedder:
 
     def warm_up(self) -> threading.Thread:
         """Return an already started thread that does nothing, like the real service's."""
-        thread = threading.Thread(target=lambda: None, name="embedding-warm-up", daemon=True)
+        thread = threading.Thread(target=lambda: None, name="embedding-warm-up")
         thread.start()
         return thread
 

@@ -96,6 +96,8 @@ TYPO_BOOST = 0.8
 SNIPPET_CHARS = 240
 SNIPPET_SOURCE_CHARS = 50_000
 WRITE_BATCH_OPS = 500
+# The writer thread ends after this long without changes; the next change starts another.
+WRITER_IDLE_SECONDS = 1.0
 WRITE_LOCK_TIMEOUT = 120.0
 # A write that fails (the lock stayed taken, a file could not be written) is tried again after
 # each of these pauses; once they are used up the index is marked as needing a rebuild.
@@ -830,8 +832,10 @@ class TextIndex:
             if self._closed:
                 raise RuntimeError("the search index is closed")
             if self._writer is None:
+                # Not a daemon, and gone once idle (``_next_batch``): a process waits for the
+                # index changes its commits queued before it exits.
                 self._writer = threading.Thread(
-                    target=self._write_loop, name=f"search-writer:{self.path.name}", daemon=True
+                    target=self._write_loop, name=f"search-writer:{self.path.name}"
                 )
                 self._writer.start()
             self._queued_seq += 1
@@ -842,7 +846,14 @@ class TextIndex:
     def _write_loop(self) -> None:
         """Apply queued changes in order, many per commit; the only writer of this object."""
         while True:
-            batch = [self._queue.get()]
+            try:
+                batch = [self._queue.get(timeout=WRITER_IDLE_SECONDS)]
+            except queue.Empty:
+                with self._lock:  # _enqueue queues and starts a writer under this lock
+                    if self._queue.empty():
+                        self._writer = None
+                        return
+                continue
             while len(batch) < WRITE_BATCH_OPS:
                 try:
                     batch.append(self._queue.get_nowait())
@@ -850,6 +861,8 @@ class TextIndex:
                     break
             try:
                 if not self._write_batch(batch):
+                    with self._lock:
+                        self._writer = None
                     return
             except Exception as exc:  # keep the thread alive: a dead writer would hang flush()
                 log.exception("search index writer failed")

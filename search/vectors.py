@@ -332,7 +332,15 @@ def matrix(kind: str, ids: list[int] | None = None) -> tuple[list[int], np.ndarr
 # After-commit encoding ---------------------------------------------------------------------
 
 class Encoder:
-    """One background thread per app that encodes changed objects after their commit."""
+    """One background thread per app that encodes changed objects after their commit.
+
+    The thread is not a daemon and ends once its queue stays empty for IDLE_SECONDS: a process
+    (a command, a worker being stopped) waits for the encoding its commits queued before it
+    exits, instead of being torn down while the model runs in native code.
+    """
+
+    IDLE_SECONDS = 1.0
+    BATCH = 64  # queued objects encoded together
 
     def __init__(self, app: Flask):
         self.app = app
@@ -344,11 +352,13 @@ class Encoder:
         if self.app.config.get("EMBED_SYNC"):
             self._run(kind, object_id)
             return
+        # Queued and started under one lock: the thread decides to end under it too, so a job
+        # is never left in the queue without a thread.
         with self.lock:
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._loop, name="portal-encoder", daemon=True)
+            self.jobs.put((kind, object_id))
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._loop, name="portal-encoder")
                 self.thread.start()
-        self.jobs.put((kind, object_id))
 
     def wait(self) -> None:
         """Block until every queued job is done (tests, commands)."""
@@ -356,11 +366,52 @@ class Encoder:
 
     def _loop(self) -> None:
         while True:
-            kind, object_id = self.jobs.get()
             try:
-                self._run(kind, object_id)
+                kind, object_id = self.jobs.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                with self.lock:
+                    if self.jobs.empty():
+                        self.thread = None
+                        return
+                continue
+            batch = [(kind, object_id)]
+            while len(batch) < self.BATCH:
+                try:
+                    batch.append(self.jobs.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                if len(batch) == 1 or not self._run_batch(batch):
+                    for job in dict.fromkeys(batch):
+                        self._run(*job)
             finally:
-                self.jobs.task_done()
+                for _ in batch:
+                    self.jobs.task_done()
+
+    def _run_batch(self, jobs: list[tuple[str, int]]) -> bool:
+        """Encode what is queued together, one model call per kind (many saves in a row, an
+        import or the demo, queue many); False when that failed, and each job is then tried on
+        its own with retries."""
+        by_kind: dict[str, set[int]] = {}
+        for kind, object_id in jobs:
+            by_kind.setdefault(kind, set()).add(object_id)
+        with self.app.app_context():
+            try:
+                for kind, ids in by_kind.items():
+                    items = MODELS[kind].query.filter(MODELS[kind].id.in_(ids)).all()
+                    encode(kind, stale(kind, items))
+                    if kind == "expert":  # a profile's publications change with it
+                        publications = [p for item in items for p in item.publications]
+                        encode("publication", stale("publication", publications))
+                db.session.commit()
+                forget_matrices()
+                return True
+            except Exception:
+                db.session.rollback()
+                log.exception("encoding %d queued objects together failed; one by one now", len(jobs))
+                return False
+            finally:
+                db.session.remove()
 
     def _run(self, kind: str, object_id: int) -> bool:
         for attempt in range(1, RETRIES + 1):
@@ -393,9 +444,10 @@ def encoder(app: Flask | None = None) -> Encoder:
 
 def init_app(app: Flask) -> None:
     """Encode initiatives, demands, profiles and publications after each commit that changes them."""
-    from initiatives import signals
+    from initiatives import background, signals
 
     app.extensions["portal_encoder"] = Encoder(app)
+    background.register_waiter(app, "encoding", app.extensions["portal_encoder"].wait)
 
     def queue_job(kind, key):
         def receiver(sender, **payload):
