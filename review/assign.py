@@ -21,7 +21,7 @@ from search.assignment import (
     AssignmentProblem,
     solve_assignment,
 )
-from search.textfold import fold
+from search.matching import organisation_key
 
 S = InitiativeState
 A = AssignmentState
@@ -158,9 +158,12 @@ def propose(call: Call, *, maximin: bool = False, diverse: bool = False, actor=N
             allowed[row_of[initiative_id], index[expert_id]] = False
     capacity = capacity_left(experts, call)  # the call's old proposal is deleted above
     wanted = np.array([max(0, call.reviewers_per_initiative - held_count[i.id]) for i in matched])
+    # Colleagues are told apart as the conflict rules tell organisations apart ("ĐH Cần Thơ" is
+    # "Trường Đại học Cần Thơ"); a name of generic words only groups nobody.
     organisations = {}
-    groups = np.array([organisations.setdefault(fold(e.organisation), len(organisations))
-                       if fold(e.organisation or "") else -1 for e in experts], dtype=np.int64)
+    names = [organisation_key(e.organisation or "").words for e in experts]
+    groups = np.array([organisations.setdefault(name, len(organisations)) if name else -1
+                       for name in names], dtype=np.int64)
     if diverse:
         # Diversity counts the reviewers already held too: nobody new from an organisation
         # that already reviews the initiative.

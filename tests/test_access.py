@@ -54,6 +54,7 @@ POSTS = {
     "/notifications": (302, 302, 302, 302, 302, 302),
     "/expert/publications": (302, 403, 403, None, 403, None),
     "/expert/conflicts": (302, 403, 403, None, 403, None),
+    "/expert/person-conflicts": (302, 403, 403, None, 403, None),
 }
 POST_CASES = [(page, role, statuses[i]) for page, statuses in POSTS.items() for i, role in enumerate(ROLES)]
 

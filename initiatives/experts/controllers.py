@@ -7,10 +7,11 @@ from flask_login import current_user, login_required
 from ..access import load_or_404, require, role_required
 from ..extensions import db
 from ..models import ExpertProfile, OrganisationConflict, Publication, Role
+from ..models.expert import PersonConflict
 from ..pagination import paginate
 from ..proposals.forms import ConfirmForm
 from . import operations
-from .forms import ConflictForm, ExpertProfileForm, PublicationForm
+from .forms import ConflictForm, ExpertProfileForm, PersonConflictForm, PublicationForm
 
 blueprint = Blueprint("experts", __name__, url_prefix="/expert")
 
@@ -43,7 +44,9 @@ def profile():
             return redirect(url_for("experts.profile"))
     return render_template("experts/profile.html", expert=expert, form=form,
                            publication_form=PublicationForm(prefix="pub"),
-                           conflict_form=ConflictForm(prefix="coi"), confirm_form=ConfirmForm()), (400 if form.errors else 200)
+                           conflict_form=ConflictForm(prefix="coi"),
+                           person_conflict_form=PersonConflictForm(prefix="person"),
+                           confirm_form=ConfirmForm()), (400 if form.errors else 200)
 
 
 @blueprint.route("/publications", methods=["POST"])
@@ -119,6 +122,41 @@ def delete_conflict(conflict_id):
     require(conflict.expert.can_edit(current_user))
     if ConfirmForm().validate_on_submit():
         operations.remove_conflict(conflict, current_user)
+        db.session.commit()
+    return redirect(url_for("experts.profile"))
+
+
+@blueprint.route("/person-conflicts", methods=["POST"])
+@role_required(Role.EXPERT)
+def declare_person_conflict():
+    """Declare a conflict of interest with a person."""
+    expert = own_profile()
+    form = PersonConflictForm(prefix="person")
+    if form.validate_on_submit():
+        try:
+            operations.declare_person_conflict(expert, current_user, form.name.data, form.email.data,
+                                               form.relation.data, form.reason.data)
+            db.session.commit()
+        except operations.ExpertError as error:
+            db.session.rollback()
+            flash(str(error), "danger")
+        else:
+            flash(_("The conflict is recorded: you will not be asked to review the initiatives this "
+                    "person proposes or works on."), "success")
+    else:
+        flash(" ".join(str(error) for errors in form.errors.values() for error in errors)
+              or _("Name the person or give their e-mail."), "danger")
+    return redirect(url_for("experts.profile"))
+
+
+@blueprint.route("/person-conflicts/<int:conflict_id>/delete", methods=["POST"])
+@login_required
+def delete_person_conflict(conflict_id):
+    """Withdraw a declared conflict with a person."""
+    conflict = load_or_404(PersonConflict, conflict_id)
+    require(conflict.expert.can_edit(current_user))
+    if ConfirmForm().validate_on_submit():
+        operations.remove_person_conflict(conflict, current_user)
         db.session.commit()
     return redirect(url_for("experts.profile"))
 

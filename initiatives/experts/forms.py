@@ -1,12 +1,22 @@
 """Expert profile forms."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, IntegerField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
 from .. import taxonomy
 from ..accounts.forms import MultiCheckboxField
 from ..forms import PortalForm
+from ..models.expert import PERSON_RELATIONS
 
 
 class ExpertProfileForm(PortalForm):
@@ -39,3 +49,24 @@ class ConflictForm(PortalForm):
     organisation = StringField(_l("Organisation"), validators=[DataRequired(), Length(max=300)])
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("Declare conflict"))
+
+
+class PersonConflictForm(PortalForm):
+    """A person the expert declares a conflict with: a name, an e-mail or both."""
+
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
+    email = EmailField(_l("E-mail"), validators=[Optional(), Email(), Length(max=254)],
+                       description=_l("Name the person, give their e-mail, or both: the e-mail "
+                                      "recognises them as a proposer, the name also in a team."))
+    relation = SelectField(_l("Relation"), choices=list(PERSON_RELATIONS.items()), default="co_author")
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
+    submit = SubmitField(_l("Declare conflict"))
+
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' own checks, and a name or an e-mail (either alone will do)."""
+        if not super().validate(extra_validators):
+            return False
+        if not ((self.name.data or "").strip() or (self.email.data or "").strip()):
+            self.name.errors.append(_l("Name the person or give their e-mail."))
+            return False
+        return True

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from .. import audit, taxonomy
 from ..extensions import db
 from ..models import ExpertProfile, OrganisationConflict, Publication
+from ..models.expert import PERSON_RELATIONS, PersonConflict
 from ..models.user import utcnow
 from ..signals import announce_after_commit, expert_changed
 
@@ -115,4 +116,32 @@ def remove_conflict(conflict: OrganisationConflict, user) -> None:
     if not conflict.expert.can_edit(user):
         raise ExpertError(_l("You cannot edit this profile."))
     audit.record("expert.conflict_removed", conflict.expert, actor=user, organisation=conflict.organisation)
+    db.session.delete(conflict)
+
+
+def declare_person_conflict(profile: ExpertProfile, user, name: str = "", email: str = "",
+                            relation: str = "other", reason: str = "") -> PersonConflict:
+    """Declare a conflict of interest with a person (a co-author, a relative...): the matcher
+    leaves out the initiatives they propose or work on (search.matching)."""
+    if not profile.can_edit(user):
+        raise ExpertError(_l("You cannot edit this profile."))
+    name, email = (name or "").strip(), (email or "").strip()
+    if not (name or email):
+        raise ExpertError(_l("Name the person or give their e-mail."))
+    if relation not in PERSON_RELATIONS:
+        raise ExpertError(_l("Unknown relation."))
+    conflict = PersonConflict(expert=profile, name=name, email=email, relation=relation,
+                              reason=(reason or "").strip())
+    db.session.add(conflict)
+    audit.record("expert.person_conflict_declared", profile, actor=user, name=name, email=email,
+                 relation=relation)
+    return conflict
+
+
+def remove_person_conflict(conflict: PersonConflict, user) -> None:
+    """Withdraw a declared conflict with a person."""
+    if not conflict.expert.can_edit(user):
+        raise ExpertError(_l("You cannot edit this profile."))
+    audit.record("expert.person_conflict_removed", conflict.expert, actor=user, name=conflict.name,
+                 email=conflict.email, relation=conflict.relation)
     db.session.delete(conflict)

@@ -2,6 +2,8 @@
 
 from datetime import date
 
+from flask_babel import lazy_gettext as _l
+
 from ..extensions import db
 from .user import User, UserRole, utcnow
 
@@ -36,6 +38,9 @@ class ExpertProfile(db.Model):
     )
     organisation_conflicts = db.relationship(
         "OrganisationConflict", back_populates="expert", cascade="all, delete-orphan"
+    )
+    person_conflicts = db.relationship(
+        "PersonConflict", back_populates="expert", cascade="all, delete-orphan", order_by="PersonConflict.id"
     )
 
     @classmethod
@@ -88,6 +93,41 @@ class OrganisationConflict(db.Model):
     organisation = db.Column(db.String(300), nullable=False)
     reason = db.Column(db.String(500), nullable=False, default="")
     expert = db.relationship("ExpertProfile", back_populates="organisation_conflicts")
+
+
+# How an expert is tied to a person they declare a conflict with, in the order the form offers.
+PERSON_RELATIONS = {"co_author": _l("co-author"), "relative": _l("relative"),
+                    "supervisor_student": _l("supervisor or student"), "colleague": _l("colleague"),
+                    "other": _l("other relation")}
+
+
+class PersonConflict(db.Model):
+    """A person an expert declares a conflict with (co-author, relative...): the expert is not
+    asked to review initiatives that person proposed or works on (search.matching)."""
+
+    __tablename__ = "person_conflict"
+    id = db.Column(db.Integer, primary_key=True)
+    expert_id = db.Column(
+        db.Integer, db.ForeignKey("expert_profile.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    # A name, an e-mail or both: the e-mail identifies a proposer exactly, the name also finds
+    # team members, who are stored as names only.
+    name = db.Column(db.String(200), nullable=False, default="")
+    email = db.Column(db.String(254), nullable=False, default="")
+    relation = db.Column(db.String(20), nullable=False, default="other")
+    reason = db.Column(db.String(500), nullable=False, default="")
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    expert = db.relationship("ExpertProfile", back_populates="person_conflicts")
+
+    @property
+    def label(self) -> str:
+        """The person as people read it: the name, else the e-mail."""
+        return self.name or self.email
+
+    @property
+    def relation_label(self) -> str:
+        """The relation in the reader's language."""
+        return str(PERSON_RELATIONS.get(self.relation, PERSON_RELATIONS["other"]))
 
 
 class InitiativeConflict(db.Model):

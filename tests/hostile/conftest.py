@@ -14,7 +14,7 @@ ANONYMOUS = "anonymous"
 #   proposer   owns the initiatives and their attachments
 #   other      another proposer
 #   reviewer   the expert assigned to the initiative (owns the assignment, the review, the
-#              publication and the declared conflict)
+#              publication and the declared conflicts)
 #   expert     an expert not assigned to it
 #   owner      owns the demand that asked for the connection
 #   admin
@@ -54,7 +54,7 @@ def cast(people, make_user):
 def world(cast, make_initiative, make_demand, db):
     """One of each: a call with its rubric, a draft with an attachment, an initiative that went the
     whole way (attachment, assignment, submitted review, decision: accepted) and was then asked for
-    by the demand owner (a connection), the reviewer's publication and declared conflict, the
+    by the demand owner (a connection), the reviewer's publication and declared conflicts, the
     proposer's API token and a password-reset token, and a submission still in screening. Returns the ids by name."""
     from initiatives.accounts import operations as accounts
     from initiatives.api import tokens
@@ -95,6 +95,7 @@ def world(cast, make_initiative, make_demand, db):
     profile = experts.profile_for(reviewer)
     publication = experts.add_publication(profile, reviewer, "Rice sensors", "Soil moisture.")
     conflict = experts.declare_conflict(profile, reviewer, "Công ty Đối thủ", "competitor")
+    person_conflict = experts.declare_person_conflict(profile, reviewer, "Trần Văn Đối", "", "relative")
     token_row, _token = tokens.create_token(proposer, "mine")
     db.session.commit()
     return {
@@ -104,6 +105,7 @@ def world(cast, make_initiative, make_demand, db):
         "assignment": assignment.id, "review": row.id, "decision": decision.id,
         "demand": demand.id, "connection": connection.id,
         "expert": profile.id, "publication": publication.id, "conflict": conflict.id,
+        "person_conflict": person_conflict.id,
         "token": token_row.id, "user": proposer.id,
         "reset_token": accounts.reset_token(proposer),
     }

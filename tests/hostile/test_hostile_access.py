@@ -127,6 +127,7 @@ TABLE = {
     # -- destructive rows last
     "POST /expert/publications/{publication}/delete": (302, 403, 403, 302, 403, 403, 302),
     "POST /expert/conflicts/{conflict}/delete": (302, 403, 403, 302, 403, 403, 302),
+    "POST /expert/person-conflicts/{person_conflict}/delete": (302, 403, 403, 302, 403, 403, 302),
     "POST /account/tokens/{token}/revoke": (302, 302, 403, 403, 403, 403, 403),
     "POST /admin/users/{user}/activation": (302, 403, 403, 403, 403, 403, 302),
     "POST /initiatives/{draft}/edit": (302, 302, 403, 403, 403, 403, 403),
@@ -165,7 +166,7 @@ def _example_ids():
     """Ids that make every row a valid URL, only to find which rule it reaches."""
     return {name: 1 for name in ("draft", "submitted", "initiative", "draft_attachment", "attachment", "call", "rubric",
                                  "assignment", "review", "demand", "connection", "expert", "publication",
-                                 "conflict", "token", "user")} | {"reset_token": "abc"}
+                                 "conflict", "person_conflict", "token", "user")} | {"reset_token": "abc"}
 
 
 def test_every_route_has_a_row(app):

@@ -103,6 +103,8 @@ def stage(app, people, make_user, db):
                            bio=payload("bio"), keywords=payload("expert_keyword"), max_load=5, available=True)
     experts.add_publication(profile, reviewer, payload("publication"), payload("abstract"))
     experts.declare_conflict(profile, reviewer, payload("conflict_org"), payload("conflict_reason"))
+    experts.declare_person_conflict(profile, reviewer, payload("person_name"), "kin@example.org", "relative",
+                                    payload("person_reason"))
     db.session.commit()
 
     review.pass_screening(initiative, admin, note=payload("screening_note"))
@@ -160,7 +162,7 @@ PAGES = {
     ("reviewer", "/review/mine"): ["title"],
     ("reviewer", "/review/assignments/{assignment}"): ["title"],
     ("reviewer", "/review/reviews/{review}"): ["to_proposer", "confidential"],
-    ("reviewer", "/expert/profile"): ["publication", "conflict_org"],
+    ("reviewer", "/expert/profile"): ["publication", "conflict_org", "person_name", "person_reason"],
     ("admin", "/initiatives/{initiative}"): ["title", "name"],
     ("admin", "/initiatives/all"): ["title"],
     ("admin", "/admin/users"): ["name", "expert_name", "owner_name"],
@@ -168,7 +170,7 @@ PAGES = {
     ("admin", "/admin/audit"): [],
     ("admin", "/admin/outbox"): [],
     ("admin", "/expert/all"): ["expert_name"],
-    ("admin", "/expert/{expert}"): ["expert_name", "publication"],
+    ("admin", "/expert/{expert}"): ["expert_name", "publication", "person_name", "person_reason"],
     ("admin", "/demands/all"): ["demand_title"],
     ("admin", "/connections/"): ["title", "demand_title"],
     ("admin", "/review/calls"): ["call_title"],

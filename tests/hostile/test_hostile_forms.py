@@ -34,6 +34,7 @@ PLAIN_FORMS = {
     "/expert/profile": "reviewer",
     "/expert/publications": "reviewer",
     "/expert/conflicts": "reviewer",
+    "/expert/person-conflicts": "reviewer",
     "/connections/request": "owner",
     "/connections/suggest": "admin",
     "/review/calls/new": "admin",
