@@ -14,7 +14,15 @@ scores, "one list first, then the other", and other semantic score floors
 first table (it is checked).
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/search_eval.py
-    ... --json results.json      # also write every query's ranking and scores
+    ... --json results.json      # also write every query's rankings and scores
+    ... --adjacent-boost 0       # without the boost of query words found side by side
+    ... --segmenter pyvi         # also index the words a Vietnamese segmenter finds (pyvi or
+                                 # underthesea, installed or on PYTHONPATH) and boost them
+
+With ``--segmenter``, each document's multi-syllable words as the segmenter cuts them
+("nước_thải") are indexed in a field of their own, and two or three query words side by side
+that form one of them add its score (``--segmenter-boost``), on top of the adjacent-word boost:
+what word segmentation would add to the portal, measured without adding it.
 """
 
 from __future__ import annotations
@@ -119,6 +127,93 @@ def load_catalogue(app) -> dict:
     return timings
 
 
+def any_word_ranking(index, text: str, kinds, filters: dict, depth: int = FUSION_DEPTH) -> Ranking:
+    """The documents holding any of the words of ``text``, ranked with the boosts the query of
+    all the words gives words side by side (``search.textindex._adjacent_boosts``)."""
+    from whoosh import query
+
+    from search import textindex
+    from search.analysis import guess_query_language
+
+    clauses = index._restriction(kinds, filters)
+    with index._searcher() as searcher:
+        every = index._plain_words(text)
+        if every is query.NullQuery:
+            return []
+        either = index._rewrite(query.Or(list(every.subqueries)), searcher, guess_query_language(text))
+        q = textindex._Query.split(either.normalize(), plain=True, extra_boosts=textindex._adjacent_boosts(every))
+        found = index._top(searcher, q, index._columns(searcher).restriction(clauses), depth)
+        return [((searcher.stored_fields(d)["kind"], int(searcher.stored_fields(d)["id"])), score)
+                for d, score in found]
+
+
+def set_adjacent_boost(boost: float) -> None:
+    """Weigh the boost of query words found side by side (search.textindex.ADJACENT_BOOST)."""
+    from search import textindex
+
+    textindex.ADJACENT_BOOST = boost
+
+
+SEGMENT_FIELD = "segmented"
+
+
+def segmenter(name: str) -> Callable[[str], list[str]]:
+    """The multi-syllable words of a text as the segmenter ``name`` cuts them ("nước_thải")."""
+    if name == "pyvi":
+        from pyvi import ViTokenizer
+
+        def cut(text: str) -> str:
+            return ViTokenizer.tokenize(text)
+    elif name == "underthesea":
+        from underthesea import word_tokenize
+
+        def cut(text: str) -> str:
+            return word_tokenize(text, format="text")
+    else:
+        raise SystemExit(f"unknown segmenter {name!r}")
+
+    def words(text: str) -> list[str]:
+        return [w for line in text.splitlines() if line.strip() for w in cut(line).split() if "_" in w]
+    return words
+
+
+def use_segmenter(name: str, boost: float) -> None:
+    """Index each document's multi-syllable words (``segmenter``) in a field of their own and
+    add, for two or three query words side by side, the score of the word they make together."""
+    from whoosh import query
+    from whoosh.fields import TEXT
+
+    from search import textindex
+    from search.analysis import text_analyzer
+
+    words_of = segmenter(name)
+    build_schema, prepare, adjacent = textindex.build_schema, textindex.TextIndex._prepare, textindex._adjacent_boosts
+
+    def schema(*args, **kwargs):
+        built = build_schema(*args, **kwargs)
+        built.add(SEGMENT_FIELD, TEXT(analyzer=text_analyzer()))
+        return built
+
+    def prepared(self, doc):
+        fields = prepare(self, doc)
+        fields[SEGMENT_FIELD] = " ".join(words_of(fields[textindex.MATCH_FIELD]))
+        return fields
+
+    def boosts(q):
+        found = adjacent(q)
+        if type(q) is query.And:
+            texts = [textindex._match_text(child) for child in q.subqueries]
+            for size in (2, 3):
+                for start in range(len(texts) - size + 1):
+                    run = texts[start:start + size]
+                    if all(run):
+                        found.append(query.Term(SEGMENT_FIELD, "_".join(run), boost=boost))
+        return found
+
+    textindex.build_schema, textindex.TextIndex._prepare = schema, prepared
+    textindex._adjacent_boosts = boosts
+
+
 def admin_user():
     from initiatives.models import User
 
@@ -212,6 +307,9 @@ VARIANTS: dict[str, Callable] = {
                                                           lists=("text", "text_or", "semantic")),
     "rrf k=60, AND + OR + semantic, no floor": rrf_fusion(60, (1.0, 1.0, 1.0),
                                                           lists=("text", "text_or", "semantic@none")),
+    # Any of the words, ranked with the boost of words side by side (and of segmented words):
+    # a long list of matches, where the order among them is all the boost can change.
+    "text OR, adjacent words boosted": rrf_fusion(60, (1.0,), lists=("text_or_adjacent",)),
 }
 for _floor in FLOORS:
     _name = "none" if _floor is None else f"{_floor:g}"
@@ -269,6 +367,7 @@ def evaluate(app, queries: list[dict]) -> dict:
             app.config["SEMANTIC_MIN_SCORE"] = floor
         lists = {"text": text, "semantic": cat._semantic_ranking(q["query"], kinds, dict(forced)),
                  "text_or": text_or,
+                 "text_or_adjacent": any_word_ranking(cat.index, q["query"], kinds, dict(forced)),
                  "text_or_if_few": [(key, 0.0) for key in text_rankings[1]] if len(text_rankings) > 1 else [],
                  "text_and_or": (text + [(key, score) for key, score in text_or if key not in matched])
                  [:FUSION_DEPTH]}
@@ -333,10 +432,10 @@ def per_kind_table(rows: list[dict], names: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def report(result: dict, timings: dict, model: str) -> str:
+def report(result: dict, timings: dict, model: str, settings: str = "") -> str:
     rows = result["rows"]
     out = [f"# Catalogue search evaluation ({date.today().isoformat()})", "",
-           f"Python {platform.python_version()} on {platform.machine()}; model {model}; "
+           f"Python {platform.python_version()} on {platform.machine()}; model {model}; {settings}"
            f"{len(rows)} labelled queries, {sum(len(r['relevant']) for r in rows)} relevant "
            f"(query, initiative) pairs; {timings['indexed']} documents indexed "
            f"(initiatives but drafts, demands, experts); searched as an administrator; "
@@ -367,7 +466,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every query's rankings and metrics here")
     parser.add_argument("--no-bridge", action="store_true",
                         help="embed Vietnamese without the English of its terms (search/glossary.py)")
+    parser.add_argument("--adjacent-boost", type=float,
+                        help="weight of query words found side by side (default: the portal's)")
+    parser.add_argument("--segmenter", choices=("pyvi", "underthesea"),
+                        help="also index the words this Vietnamese segmenter finds, and boost them")
+    parser.add_argument("--segmenter-boost", type=float, default=1.0,
+                        help="weight of a segmented word the query's words make (default 1)")
     args = parser.parse_args(argv)
+    from search import textindex
+
+    if args.adjacent_boost is not None:
+        set_adjacent_boost(args.adjacent_boost)
+    if args.segmenter:
+        use_segmenter(args.segmenter, args.segmenter_boost)
+    settings = f"adjacent-word boost {textindex.ADJACENT_BOOST:g}; " + (
+        f"segmenter {args.segmenter} (boost {args.segmenter_boost:g}); " if args.segmenter else "")
     queries = json.loads(args.queries.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="search-eval-") as workdir:
         app = build_portal(Path(workdir), args.model, bridge=not args.no_bridge)
@@ -385,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 catalogue(app).close()
                 db.session.remove()
                 db.engine.dispose()
-    print(report(result, timings, args.model))
+    print(report(result, timings, args.model, settings))
     if args.json:
         for row in result["rows"]:
             row["rankings"] = {name: [list(k) for k in r[:RECALL_AT]] for name, r in row["rankings"].items()}

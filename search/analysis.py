@@ -95,6 +95,57 @@ def index_form(token: str) -> str:
     return stem_word(_fold_token(token))
 
 
+def accented_form(token: str) -> str | None:
+    """Return ``token`` lowercased and NFC-composed when folding changes more than its case (it
+    carries accents or đ), else None."""
+    composed = _compose_token(token)
+    return composed if composed != _fold_token(token) else None
+
+
+def index_forms(token: str) -> tuple[str, ...]:
+    """Return the terms :func:`text_analyzer` indexes for one token (stop words aside): the
+    folded one and, for a word with accents, the accented one too."""
+    accented = accented_form(token)
+    return (index_form(token), accented) if accented else (index_form(token),)
+
+
+def _letters_and_marks(word: str) -> list[tuple[str, str]]:
+    """Each letter of ``word`` (lowercased, decomposed; đ stays a letter) with its marks."""
+    letters: list[tuple[str, str]] = []
+    for ch in unicodedata.normalize("NFD", word.lower()):
+        if unicodedata.combining(ch) and letters:
+            letters[-1] = (letters[-1][0], letters[-1][1] + ch)
+        else:
+            letters.append((ch, ""))
+    return letters
+
+
+def adds_marks(typed: str, candidate: str) -> bool:
+    """Return True when ``candidate`` is ``typed`` with one or more marks added and none changed:
+    a mark left out ("đât" for "đất"), not another word ("lửa" is not "lúa")."""
+    a, b = _letters_and_marks(typed), _letters_and_marks(candidate)
+    return (a != b and len(a) == len(b)
+            and all(x[0] == y[0] and set(x[1]) <= set(y[1]) for x, y in zip(a, b, strict=True)))
+
+
+def same_marks(first: str, second: str) -> bool:
+    """Return True when two words carry the same marks (đ counted as one), whatever their
+    letters: a slip of a letter that left the accents as typed."""
+
+    def marks(word: str) -> list[str]:
+        return sorted(m for _, letter_marks in _letters_and_marks(word) for m in letter_marks) + [
+            "đ"] * word.lower().count("đ")
+
+    return marks(first) == marks(second)
+
+
+def query_form(word: str) -> str:
+    """Return the term :func:`text_analyzer` looks one query word up by: the accented form
+    when it is typed with accents (only those accents match), else the folded one (every
+    accented form matches)."""
+    return accented_form(word) or index_form(word)
+
+
 class FoldFilter(Filter):
     """Fold each token with :func:`search.textfold.fold` (case, diacritics, đ -> d)."""
 
@@ -102,6 +153,40 @@ class FoldFilter(Filter):
         for token in tokens:
             token.text = _fold_token(token.text)
             yield token
+
+
+class RememberAccentsFilter(Filter):
+    """Fold each token like :class:`FoldFilter`, keeping its accented form (None without
+    accents) in ``token.accented`` for :class:`AccentTwinFilter`."""
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for token in tokens:
+            # Whoosh reuses one Token object: the attribute is set afresh for every word.
+            token.accented = accented_form(token.text)
+            token.text = _fold_token(token.text)
+            yield token
+
+
+class AccentTwinFilter(Filter):
+    """Give a word with accents its accented term besides its folded one.
+
+    Indexing, the accented form follows the folded one at the same position, so phrases work
+    with either. In a query, a word typed with accents is looked up by its accented form alone:
+    "lúa" then matches "lúa" and not "lừa", while "lua" (folded) matches both.
+    """
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for token in tokens:
+            accented = getattr(token, "accented", None)
+            if accented is None or token.stopped:
+                yield token
+            elif token.mode == "query":
+                token.text = accented
+                yield token
+            else:
+                yield token
+                token.text = accented
+                yield token
 
 
 class ComposeFilter(Filter):
@@ -137,6 +222,23 @@ def folded_analyzer() -> CompositeAnalyzer:
         | FoldFilter()
         | StopFilter(stoplist=HARD_STOP_WORDS, minsize=1)
         | SafeStemFilter()
+    )
+
+
+def text_analyzer() -> CompositeAnalyzer:
+    """Return the analyzer of the searchable text fields: :func:`folded_analyzer`, and each
+    word with accents indexed under its accented form too.
+
+    A query word typed without accents is folded and matches every accented form of it ("lua":
+    "lúa", "lừa", "lua"); one typed with accents matches only the same accents ("lúa", and
+    "đa" is not "da").
+    """
+    return (
+        RegexTokenizer(TOKEN_PATTERN)
+        | RememberAccentsFilter()
+        | StopFilter(stoplist=HARD_STOP_WORDS, minsize=1)
+        | SafeStemFilter()
+        | AccentTwinFilter()
     )
 
 

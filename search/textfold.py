@@ -24,6 +24,12 @@ def fold(text: str) -> str:
     return _SPACES.sub(" ", bare).strip()
 
 
+def compose(text: str) -> str:
+    """Return ``text`` lowercased in Unicode NFC form, accents kept: how a word typed with
+    accents is compared ("Lúa" and "lúa" written decomposed are both "lúa"; "lừa" stays apart)."""
+    return unicodedata.normalize("NFC", text.lower())
+
+
 def fold_words(text: str) -> list[str]:
     """Return the folded word tokens of ``text`` (letters, digits and underscores)."""
     return _WORD.findall(fold(text))
@@ -61,6 +67,22 @@ def _accent_table() -> tuple[str, str]:
 ACCENTED, UNACCENTED = _accent_table()
 
 
+def _case_table() -> tuple[str, str]:
+    """Every upper-case Latin letter with accents and its lower case (for PostgreSQL, whose
+    lower() leaves them alone under the C locale)."""
+    upper, lower = [], []
+    for code in range(0x00C0, 0x1F00):
+        char = chr(code)
+        small = char.lower()
+        if len(small) == 1 and small != char and fold(char) != char.lower():
+            upper.append(char)
+            lower.append(small)
+    return "".join(upper), "".join(lower)
+
+
+UPPER_ACCENTED, LOWER_ACCENTED = _case_table()
+
+
 class sql_fold(FunctionElement):  # noqa: N801 (an SQL function, named as SQLAlchemy's are)
     """``fold(column)`` in SQL: lowercased, without diacritics (đ -> d). Spacing is left alone."""
 
@@ -80,7 +102,29 @@ def _fold_postgresql(element, compiler, **kw):
     return f"lower(translate({compiler.process(element.clauses, **kw)}, {table[0]}, {table[1]}))"
 
 
+class sql_compose(FunctionElement):  # noqa: N801 (an SQL function, named as SQLAlchemy's are)
+    """``compose(column)`` in SQL: lowercased, NFC, accents kept (see :func:`compose`)."""
+
+    type = String()
+    inherit_cache = True
+    name = "portal_compose"
+
+
+@compiles(sql_compose)
+def _compose_sqlite(element, compiler, **kw):
+    return f"portal_compose({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(sql_compose, "postgresql")
+def _compose_postgresql(element, compiler, **kw):
+    table = compiler.process(literal(UPPER_ACCENTED), **kw), compiler.process(literal(LOWER_ACCENTED), **kw)
+    text = compiler.process(element.clauses, **kw)
+    return f"lower(translate(normalize({text}, NFC), {table[0]}, {table[1]}))"
+
+
 def register_sqlite_fold(dbapi_connection) -> None:
-    """Make ``portal_fold`` callable in SQL on an SQLite connection."""
+    """Make ``portal_fold`` and ``portal_compose`` callable in SQL on an SQLite connection."""
     dbapi_connection.create_function("portal_fold", 1, lambda text: None if text is None else fold(text),
+                                     deterministic=True)
+    dbapi_connection.create_function("portal_compose", 1, lambda text: None if text is None else compose(text),
                                      deterministic=True)

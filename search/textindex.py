@@ -38,12 +38,15 @@ from whoosh.searching import Searcher
 
 from search.analysis import (
     TOKEN_RE,
+    accented_form,
+    adds_marks,
     exact_analyzer,
-    folded_analyzer,
     guess_query_language,
-    index_form,
+    index_forms,
     is_optional_query_word,
+    same_marks,
     stem_word,
+    text_analyzer,
 )
 from search.textfold import fold
 
@@ -62,6 +65,12 @@ MATCH_FIELD = "text"
 EXACT_FIELD = "exact"
 SCORE_BOOSTS = {"title": 3.0, "keywords": 1.5, "summary": 0.75}
 EXACT_BOOST = 1.5
+# Two query words side by side that a document holds side by side, in that order, add their
+# score in the match field again, times this: a Vietnamese word is often two syllables, each a
+# word here ("nước thải", "tưới tiêu"), and a document holding them apart means something else.
+# 2 lets a phrase outweigh the same words more often apart; copies on the title, keywords and
+# summary doubled the time of a query for no gain measured (docs/search.md, "Evaluation").
+ADJACENT_BOOST = 2.0
 # Fields with their own index besides the match field (so "title:..." works too).
 INDEXED_TEXT_FIELDS = (MATCH_FIELD, "title", "keywords", "summary", "organisation", EXACT_FIELD)
 SORTS = ("relevance", "date")
@@ -75,9 +84,9 @@ FIELD_ALIASES = {
 _FIELD_ALIASES_REVERSE = {alias for aliases in FIELD_ALIASES.values() for alias in aliases}
 
 # Bumped whenever the schema, the analyzers or what goes into a field change (3: the organisation
-# left the match field): a generation built for another version is reported corrupt, which makes
-# the application rebuild it.
-SCHEMA_VERSION = 3
+# left the match field; 4: words with accents are indexed under their accented form too): a
+# generation built for another version is reported corrupt, which makes the application rebuild it.
+SCHEMA_VERSION = 4
 CURRENT_FILE = "CURRENT"
 META_FILE = "portal-index.json"
 _GENERATION_NAME = re.compile(r"gen-[0-9TZ]+-[0-9a-f]{8}")
@@ -198,8 +207,9 @@ class SearchResults:
 
 
 def build_schema(facet_fields: Sequence[str] = DEFAULT_FACETS) -> Schema:
-    """Return the Whoosh schema: folded text fields, the accent-keeping field and ID facets."""
-    folded = folded_analyzer()
+    """Return the Whoosh schema: text fields (folded, accented words also as written), the
+    accent-keeping field and ID facets."""
+    folded = text_analyzer()
     schema = Schema(
         key=ID(unique=True, stored=True),
         kind=ID(stored=True, sortable=True),
@@ -707,10 +717,15 @@ class TextIndex:
             # never searched: the whole query is then read as plain words.
             if hidden and any(_field_of(node) in hidden for node in _walk(parsed)):
                 raise ValueError("a hidden field in the query")
-            return _Query.split(self._rewrite(parsed, searcher, language), plain=False)
+            rewritten = self._rewrite(parsed, searcher, language)
+            return _Query.split(rewritten, plain=False, extra_boosts=_adjacent_boosts(parsed))
         except Exception:  # user input: anything the parser cannot take is read as plain words
             log.debug("query %r read as plain words", text, exc_info=True)
-        return _Query.split(self._plain_query(text, searcher, language), plain=True)
+        words = self._plain_words(text)
+        if words is query.NullQuery:
+            return _Query.split(words, plain=True)
+        rewritten = self._rewrite(words, searcher, language).normalize()
+        return _Query.split(rewritten, plain=True, extra_boosts=_adjacent_boosts(words))
 
     def _unknown_fields_as_words(self, text: str, hidden: frozenset[str] = frozenset()) -> str:
         """Turn "nosuchfield:value" into two plain words ("tỉnh:Huế" is not a field here), and
@@ -736,13 +751,12 @@ class TextIndex:
         parser.add_plugin(qparser.FieldAliasPlugin(FIELD_ALIASES))
         return parser
 
-    def _plain_query(self, text: str, searcher: Searcher, language: str) -> query.Query:
-        """Every word of ``text`` required (optional stop words aside), in any field."""
+    def _plain_words(self, text: str) -> query.Query:
+        """Every word of ``text`` in any field, all required (before :meth:`_rewrite` makes
+        stop words optional)."""
         words = re.findall(r"\w+", text)[:MAX_QUERY_WORDS]
         groups = [group for group in (self._word_group(word) for word in words) if group]
-        if not groups:
-            return query.NullQuery
-        return self._rewrite(query.And(groups), searcher, language).normalize()
+        return query.And(groups) if groups else query.NullQuery
 
     def _word_group(self, word: str) -> query.Query | None:
         """One word looked for in all the text, as the parser would build it."""
@@ -774,8 +788,10 @@ class TextIndex:
         return q
 
     def _rewrite_pattern(self, q: query.Query) -> query.Query:
-        """Keep prefix* queries cheap and folded; patterns with a leading wildcard become words."""
-        pattern = fold(q.text) if q.fieldname != EXACT_FIELD else q.text.lower()
+        """Keep prefix* queries cheap and folded (accented when typed with accents: "lú*" finds
+        "lúa", not "lừa"); patterns with a leading wildcard become words."""
+        keep_accents = q.fieldname == EXACT_FIELD or accented_form(q.text) is not None
+        pattern = q.text.lower() if keep_accents else fold(q.text)
         literal = pattern.rstrip("*")
         if not pattern.strip("*?"):
             return query.Every()
@@ -796,25 +812,24 @@ class TextIndex:
     def _tolerate_typo(self, group: query.Or, word: str, searcher: Searcher) -> query.Query:
         """Widen a word found nowhere to the indexed words one edit away from it.
 
-        Only for words of five letters or more: shorter ones have too many neighbours. The
-        neighbours come from both the folded terms and the accented ones, so "irrigaton" reaches
-        "irrigation" even though its stem differs, and "ngiep" reaches "nghiep".
+        Only for words of five letters or more: shorter ones have too many neighbours. A word
+        typed without accents reaches folded words only; the neighbours come from both the
+        folded terms and the accented ones, so "irrigaton" reaches "irrigation" even though its
+        stem differs, and "ngiep" reaches "nghiep". A word typed with accents reaches accented
+        words only: whatever its length, those that add a mark left out ("đât": "đất"), and
+        from five letters, letter slips that keep its marks (:meth:`_accented_neighbours`).
         """
         folded = fold(word)
-        if len(folded) < MIN_TYPO_LENGTH or not folded.isalpha():
-            return group
         terms = [t for t in group.subqueries if t.fieldname == MATCH_FIELD]
-        if len(terms) != 1 or searcher.doc_frequency(MATCH_FIELD, terms[0].text):
+        if not folded.isalpha() or len(terms) != 1 or searcher.doc_frequency(MATCH_FIELD, terms[0].text):
             return group
-        reader = searcher.reader()
-        candidates: set[str] = set()
-        for leaf, _ in reader.leaf_readers():
-            candidates.update(leaf.terms_within(MATCH_FIELD, terms[0].text, 1, prefix=1))
-            for accented in leaf.terms_within(EXACT_FIELD, word.lower(), 1, prefix=1):
-                candidates.add(stem_word(fold(accented)))
-        # Whoosh's automaton counts two swapped letters as two edits; typists make them often.
-        for i in range(1, len(folded) - 1):
-            candidates.add(stem_word(folded[:i] + folded[i + 1] + folded[i] + folded[i + 2 :]))
+        accented = accented_form(word) is not None
+        if accented:
+            candidates = self._accented_neighbours(terms[0].text, searcher)
+        elif len(folded) >= MIN_TYPO_LENGTH:
+            candidates = self._folded_neighbours(terms[0].text, word, searcher)
+        else:
+            return group
         frequency = {c: searcher.doc_frequency(MATCH_FIELD, c) for c in candidates}
         best = sorted((c for c in candidates if frequency[c]), key=lambda c: (-frequency[c], c))
         if not best:
@@ -824,6 +839,36 @@ class TextIndex:
             for candidate in best[:MAX_TYPO_CANDIDATES]
         ]
         return query.Or(list(group.subqueries) + widened, boost=group.boost)
+
+    @staticmethod
+    def _folded_neighbours(typed: str, word: str, searcher: Searcher) -> set[str]:
+        """Folded terms one edit from an unaccented ``word`` (``typed``: as indexed), or two
+        swapped letters."""
+        folded = fold(word)
+        candidates: set[str] = set()
+        for leaf, _ in searcher.reader().leaf_readers():
+            candidates.update(t for t in leaf.terms_within(MATCH_FIELD, typed, 1, prefix=1)
+                              if accented_form(t) is None)
+            for exact in leaf.terms_within(EXACT_FIELD, word.lower(), 1, prefix=1):
+                candidates.add(stem_word(fold(exact)))
+        # Whoosh's automaton counts two swapped letters as two edits; typists make them often.
+        for i in range(1, len(folded) - 1):
+            candidates.add(stem_word(folded[:i] + folded[i + 1] + folded[i] + folded[i + 2 :]))
+        return candidates
+
+    @staticmethod
+    def _accented_neighbours(typed: str, searcher: Searcher) -> set[str]:
+        """Accented terms one edit from ``typed`` (a word with accents, as indexed) that only add
+        a mark left out ("đât": "đất"), or, from five letters, two swapped or one wrong letter
+        with the marks as typed. A changed mark is another word ("lửa" is not "lúa", "thương" not
+        "thường"): never a typo."""
+        swaps = {typed[:i] + typed[i + 1] + typed[i] + typed[i + 2 :] for i in range(1, len(typed) - 1)}
+        candidates = set(swaps)
+        for leaf, _ in searcher.reader().leaf_readers():
+            candidates.update(leaf.terms_within(MATCH_FIELD, typed, 1, prefix=1))
+        long_enough = len(fold(typed)) >= MIN_TYPO_LENGTH
+        return {c for c in candidates if accented_form(c) is not None
+                and (adds_marks(typed, c) or (long_enough and same_marks(typed, c)))}
 
     # -- the writer thread --------------------------------------------------------------------
 
@@ -1190,10 +1235,13 @@ class _Query:
         return cls(q, q)
 
     @classmethod
-    def split(cls, q: query.Query, plain: bool) -> _Query:
+    def split(cls, q: query.Query, plain: bool, extra_boosts: Sequence[query.Query] = ()) -> _Query:
+        """Split ``q`` into the matching and the ranking query; ``extra_boosts`` only add to the
+        ranking score (as the adjacent words of :func:`_adjacent_boosts`)."""
         boosts: list[query.Query] = []
         matching = _without_exact(q, boosts).normalize()
         boosts.extend(_field_copies(matching))
+        boosts.extend(extra_boosts)
         if matching is query.NullQuery:
             return cls(matching, matching, plain)
         ranking = _loosen(matching)
@@ -1242,6 +1290,34 @@ def _field_copies(q: query.Query) -> list[query.Query]:
     return copies
 
 
+def _adjacent_boosts(q: query.Query) -> list[query.Query]:
+    """A boost for each two words side by side in a query (as parsed, before
+    :meth:`TextIndex._rewrite`): documents holding them side by side, in that order, rank higher.
+
+    Only words the query asks for together (an AND, not under NOT); each is looked up as the
+    query does, folded or with its accents.
+    """
+    if isinstance(q, query.Not):
+        return []
+    if isinstance(q, query.AndNot):
+        return _adjacent_boosts(q.a)
+    if q.is_leaf():
+        return []
+    boosts = [boost for child in q.children() for boost in _adjacent_boosts(child)]
+    if type(q) is query.And and ADJACENT_BOOST > 0:
+        words = [_match_text(child) for child in q.subqueries]
+        boosts.extend(_Adjacent(MATCH_FIELD, [first, second], boost=ADJACENT_BOOST)
+                      for first, second in itertools.pairwise(words) if first and second)
+    return boosts
+
+
+def _match_text(q: query.Query) -> str | None:
+    """The term of the match field a typed word (see :func:`_group_word`) is looked up by."""
+    if _group_word(q) is None:
+        return None
+    return next(t.text for t in q.subqueries if t.fieldname == MATCH_FIELD)
+
+
 def _only_exact(q: query.Query) -> bool:
     leaves = [node for node in _walk(q) if node.is_leaf()]
     return bool(leaves) and all(getattr(n, "fieldname", None) == EXACT_FIELD for n in leaves)
@@ -1279,6 +1355,33 @@ class _RequireMatcher(RequireMatcher):
         skipped = self.a.skip_to_quality(minquality)
         if self.a.is_active() and self.b.is_active() and self.a.id() != self.b.id():
             self.child._find_next()
+        return skipped
+
+
+class _Adjacent(query.Phrase):
+    """A phrase that only adds to the score (see :func:`_adjacent_boosts`), with a matcher that
+    stays on documents holding it while the collector skips blocks (:class:`_PhraseMatcher`)."""
+
+    def matcher(self, searcher, context=None):
+        found = query.Phrase(self.fieldname, self.words, slop=self.slop).matcher(searcher, context)
+        return _PhraseMatcher(found, self.boost) if found.is_active() else found
+
+
+class _PhraseMatcher(WrappingMatcher):
+    """Whoosh's phrase matcher, mended: after skipping to a better block, its words' intersection
+    may sit on a document that holds them apart, which Whoosh's version would score as a phrase
+    (it finds the next phrase after every other move)."""
+
+    def copy(self):
+        return self.__class__(self.child.copy(), self.boost)
+
+    def _replacement(self, newchild):
+        return self.__class__(newchild, self.boost)
+
+    def skip_to_quality(self, minquality):
+        phrase = self.child
+        skipped = phrase.child.skip_to_quality(minquality / self.boost)
+        phrase._find_next()
         return skipped
 
 
@@ -1530,14 +1633,16 @@ def _highlight_terms(q: query.Query, reader) -> dict[str, set[str]]:
 
 
 def _highlight(text: str, terms: set[str] | None, width: int | None = None) -> str:
-    """Return ``text`` as escaped HTML with the words whose indexed form is in ``terms`` marked.
+    """Return ``text`` as escaped HTML with the words whose indexed form is in ``terms`` marked
+    (folded or accented, so a query typed with accents marks only the words with those accents).
 
     With ``width``, only about that many characters around the densest run of matches, cut at
     spaces, with "…" where text was left out. Returns "" when no word matches.
     """
     if not text or not terms:
         return ""
-    spans = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text) if index_form(m.group()) in terms]
+    spans = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)
+             if any(form in terms for form in index_forms(m.group()))]
     if not spans:
         return ""
     start, end = 0, len(text)

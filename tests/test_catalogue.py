@@ -697,3 +697,65 @@ def test_an_index_of_the_previous_schema_is_rebuilt_without_the_organisation_in_
     assert "being rebuilt" not in page and titles(page, shelf) == set()
     assert {r.id for r in catalogue().search('org:"dai hoc can tho"', people["admin"], mode="text").results} == {
         shelf[key].id for key in ("irrigation", "factory", "pending")}
+
+
+# Accents: a word typed with them matches only those accents, in every mode and in the fallback.
+
+@pytest.fixture
+def accented(people, make_initiative, db, app):
+    """Accepted initiatives whose words differ by their accents, or stand together or apart."""
+    def make(title, summary, keywords):
+        item = make_initiative(people["proposer"], submitted=True, title=title, summary=summary, keywords=keywords,
+                               description="Thử nghiệm ở ba xã.", expected_impact="Giảm chi phí.", province="lao-cai")
+        accept(item, people["admin"])
+        return item
+
+    items = {
+        "rice": make("Giống lúa chịu mặn", "Lúa cho đồng bằng sông Cửu Long.", ["nông nghiệp"]),
+        "fraud": make("Cảnh báo cuộc gọi giả mạo", "Phát hiện lừa đảo qua điện thoại.", ["an ninh mạng"]),
+        "da_nang": make("Bản đồ du lịch số", "Cho khách đến Đà Nẵng.", ["du lịch"]),
+        "yield": make("Máy gặt mới", "Đa dạng cây trồng, tăng năng suất.", ["cơ khí"]),
+        "together": make("Xử lý nước thải làng nghề", "Bể lắng sinh học.", ["môi trường"]),
+        "apart": make("Nước sạch và rác thải làng nghề", "Nước mưa, nước giếng; thải bỏ rác đúng chỗ.", ["môi trường"]),
+    }
+    db.session.commit()
+    catalogue(app).flush()
+    return items
+
+
+def in_order(page: str, items) -> list[str]:
+    """The keys of ``items`` a results page links to, in the order it lists them."""
+    found = [(page.find(f'href="/initiatives/{item.id}"'), key) for key, item in items.items()]
+    return [key for position, key in sorted(found) if position >= 0]
+
+
+def test_a_word_typed_with_accents_finds_only_those_accents_on_the_page(accented, client):
+    def page(query, mode="text"):
+        return client.get("/catalogue", query_string={"q": query, "mode": mode}).get_data(as_text=True)
+
+    found = page("lúa")
+    assert in_order(found, accented) == ["rice"] and "<mark>lúa</mark>" in found.lower()
+    assert in_order(page("lua"), accented) == ["rice", "fraud"]
+    assert in_order(page("Đà Nẵng"), accented) == ["da_nang"]
+    assert in_order(page("da nang"), accented) == ["da_nang", "yield"]
+    assert in_order(page("lúa chiu man"), accented) == ["rice"]
+    # Hybrid adds what is close in meaning, but marks only the words typed with their accents.
+    assert "<mark>lừa</mark>" not in page("lúa", "hybrid").lower()
+
+
+def test_words_typed_side_by_side_rank_what_holds_them_side_by_side_first(accented, client):
+    for query in ("nước thải", "nuoc thai"):
+        page = client.get("/catalogue", query_string={"q": query, "mode": "text"}).get_data(as_text=True)
+        assert in_order(page, accented) == ["together", "apart"], query
+
+
+def test_the_database_answers_with_the_accent_rule_while_the_index_is_rebuilt(accented, app, client):
+    catalogue(app).close()
+    shutil.rmtree(Path(app.config["SEARCH_INDEX_PATH"]))
+    page = client.get("/catalogue", query_string={"q": "lúa", "mode": "text"}).get_data(as_text=True)
+    assert "being rebuilt" in page and in_order(page, accented) == ["rice"]
+    page = client.get("/catalogue", query_string={"q": "Đà Nẵng", "mode": "text"}).get_data(as_text=True)
+    assert in_order(page, accented) == ["da_nang"]
+    page = client.get("/catalogue", query_string={"q": "lua", "mode": "text"}).get_data(as_text=True)
+    assert set(in_order(page, accented)) == {"rice", "fraud"}
+    catalogue(app).wait_healed()

@@ -7,13 +7,18 @@ import pytest
 from search.analysis import (
     AMBIGUOUS_STOP_WORDS,
     HARD_STOP_WORDS,
+    adds_marks,
     exact_analyzer,
     folded_analyzer,
     guess_query_language,
     has_diacritics,
+    index_forms,
     is_optional_query_word,
     looks_vietnamese,
+    query_form,
+    same_marks,
     stem_word,
+    text_analyzer,
 )
 
 
@@ -150,3 +155,37 @@ def test_guess_query_language(query, language):
 )
 def test_optional_query_words(word, language, optional):
     assert is_optional_query_word(word, language) is optional
+
+
+def test_the_text_analyzer_indexes_accented_words_both_ways_at_one_position():
+    tokens = [(t.text, t.pos) for t in text_analyzer()("Lúa ở Đà Nẵng, irrigation of PM2.5", positions=True)]
+    assert tokens == [("lua", 0), ("lúa", 0), ("o", 1), ("ở", 1), ("da", 2), ("đà", 2), ("nang", 3), ("nẵng", 3),
+                      ("irrig", 4), ("pm2.5", 5)]
+
+
+@pytest.mark.parametrize(("word", "term"), [
+    ("lúa", "lúa"), ("LÚA", "lúa"), (unicodedata.normalize("NFD", "Lúa"), "lúa"), ("lua", "lua"),
+    ("đa", "đa"), ("da", "da"), ("Irrigation", "irrig"),
+])
+def test_a_query_word_is_looked_up_with_its_accents_or_folded(word, term):
+    assert [t.text for t in text_analyzer()(word, mode="query")] == [term]
+    assert query_form(word) == term
+
+
+def test_index_forms():
+    assert index_forms("Lúa") == ("lua", "lúa")
+    assert index_forms("Irrigation") == ("irrig",)
+
+
+@pytest.mark.parametrize(("typed", "candidate", "added"), [
+    ("đât", "đất", True), ("biên", "biến", True), ("dao", "dào", True),
+    ("lửa", "lúa", False), ("đạt", "đất", False), ("dào", "đào", False), ("đất", "đất", False),
+])
+def test_adds_marks_is_a_mark_left_out_never_another(typed, candidate, added):
+    assert adds_marks(typed, candidate) is added
+
+
+def test_same_marks():
+    assert same_marks("thôgn", "thông")
+    assert same_marks("đường", "đưòng") is False
+    assert same_marks("đi", "di") is False

@@ -124,18 +124,29 @@ def doc(doc_id, title, body="", kind="initiative", **extra):
 # -- Vietnamese with and without diacritics -----------------------------------------------------
 
 
-@pytest.mark.parametrize("query", ["nông nghiệp", "nong nghiep", "NÔNG NGHIỆP", "Nong Nghiep"])
+@pytest.mark.parametrize("query", ["nong nghiep", "Nong Nghiep"])
 def test_nong_nghiep_finds_accented_and_unaccented_documents(catalogue, query):
     assert id_set(catalogue.search(query)) == {("initiative", 1), ("initiative", 2)}
 
 
-@pytest.mark.parametrize("query", ["Đà Nẵng", "da nang", "Da Nang", "ĐÀ NẴNG"])
-def test_da_nang_is_found_however_it_is_typed(catalogue, query):
+@pytest.mark.parametrize("query", ["nông nghiệp", "NÔNG NGHIỆP", unicodedata.normalize("NFD", "nông nghiệp")])
+def test_nong_nghiep_with_accents_finds_only_those_accents(catalogue, query):
+    # Initiative 2 is written without accents: typed with them, the words ask for them.
+    assert id_set(catalogue.search(query)) == {("initiative", 1)}
+
+
+@pytest.mark.parametrize("query", ["da nang", "Da Nang"])
+def test_da_nang_is_found_however_it_is_written(catalogue, query):
     assert id_set(catalogue.search(query)) == {
         ("initiative", 1),
         ("initiative", 2),
         ("demand", 10),
     }
+
+
+@pytest.mark.parametrize("query", ["Đà Nẵng", "ĐÀ NẴNG", "đà nẵng"])
+def test_da_nang_with_accents_finds_it_written_with_them(catalogue, query):
+    assert id_set(catalogue.search(query)) == {("initiative", 1), ("demand", 10)}
 
 
 def test_exact_accents_rank_first(empty_index):
@@ -241,7 +252,8 @@ def test_query_language(catalogue):
     assert catalogue.search('"thông minh tưới tiêu"').total == 0
     assert id_set(catalogue.search("province:da-nang")) == {("initiative", 1), ("demand", 10)}
     assert id_set(catalogue.search("status:open")) == {("demand", 10)}
-    assert id_set(catalogue.search("title:nước")) == {("demand", 10), ("initiative", 2)}
+    assert id_set(catalogue.search("title:nuoc")) == {("demand", 10), ("initiative", 2)}
+    assert id_set(catalogue.search("title:nước")) == {("demand", 10)}
     assert id_set(catalogue.search("irrig*")) == {("initiative", 3)}
     assert id_set(catalogue.search("irrigat*")) == {("initiative", 3)}
     assert id_set(catalogue.search("blockch*")) == {("expert", 20)}
@@ -918,7 +930,7 @@ def test_a_damaged_index_is_reported_corrupt_and_heals_by_rebuilding(tmp_path, d
         assert raised.value.state == "corrupt"
         assert ix.rebuild(CATALOGUE) == len(CATALOGUE)
         assert ix.check().state == "ok"
-        assert ix.search("nông nghiệp").total == 2
+        assert ix.search("nong nghiep").total == 2
 
 
 def test_a_commit_without_some_facets_checks_ok(tmp_path):
@@ -959,7 +971,7 @@ def test_a_search_that_hits_damage_stops_using_that_generation(tmp_path):
             with pytest.raises(IndexUnavailable):
                 ix.search("nông nghiệp")
         ix.rebuild(CATALOGUE)
-        assert ix.search("nông nghiệp").total == 2
+        assert ix.search("nong nghiep").total == 2
 
 
 def test_deleting_the_index_directory_under_a_live_index(tmp_path):
