@@ -56,16 +56,25 @@ class DefaultConfig:
     ITEMS_PER_PAGE = 20
 
     # Matching and search
-    EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # a name, a path, or "fake" for fast tests
+    # "minilm-e5": all-MiniLM-L6-v2 and multilingual-e5-small fused, both shipped in packages
+    # (measured best, docs/matching.md); also "all-MiniLM-L6-v2", "multilingual-e5-small", any
+    # sentence-transformers name or path, or "fake" for fast tests.
+    EMBEDDING_MODEL = "minilm-e5"
     EMBEDDING_WARM_UP = False
-    EMBEDDING_BRIDGE = True  # add the English of Vietnamese terms to embedded texts (search/glossary.py)
+    # Add the English of Vietnamese terms to embedded texts (search/glossary.py); None: only for
+    # the English-only MiniLM, which gains from it (docs/matching.md).
+    EMBEDDING_BRIDGE = None
     EMBED_ON_SAVE = True
     AFFINITY_METHOD = "topk_mean"
     AFFINITY_TOP_K = 2
-    DUPLICATE_THRESHOLD = 0.85
-    DEMAND_MATCH_THRESHOLD = 0.30
+    # Cosine floors; None: the floor measured for the model (search/embeddings.py FLOORS).
+    DUPLICATE_THRESHOLD = None  # two initiatives in the same language
+    DUPLICATE_THRESHOLD_ACROSS = None  # one in Vietnamese, one in English (a translation)
+    DEMAND_MATCH_THRESHOLD = None
+    EXPERT_MIN_AFFINITY = None  # experts below it are not suggested ("no good match yet")
     HYBRID_ANY_WORD_BELOW = 0  # hybrid also fuses an any-word ranking when all words find fewer (0: never)
-    SEMANTIC_MIN_SCORE = 0.1  # semantic and hybrid search leave out weaker matches (chosen by bench/search_eval.py)
+    SEMANTIC_MIN_SCORE = None  # semantic and hybrid search leave out weaker matches (None: the model's floor)
+    SEMANTIC_MIN_MARGIN = None  # ... and those not this far above the query's mean cosine (None: the model's)
     QUERY_ENCODING_THREADS = 1  # torch threads of a process encoding search queries (0: torch's default)
     SEARCH_COUNT_LIMIT = 1000  # totals and facet counts exact up to this many matches, "1,000+" beyond
     SEARCH_INDEX_PATH = None  # None: <instance>/index

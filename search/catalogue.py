@@ -12,6 +12,7 @@ import html
 import logging
 import re
 import threading
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -26,9 +27,10 @@ from initiatives.extensions import db
 from initiatives.models import Demand, ExpertProfile, Initiative, InitiativeState
 from initiatives.models.user import utcnow
 from search import vectors
+from search.analysis import accented_form
 from search.embeddings import EmbeddingService
 from search.fusion import rrf
-from search.textfold import fold, folded_fields, sql_fold
+from search.textfold import fold, folded_fields, sql_compose, sql_fold
 from search.textindex import IndexUnavailable, IndexWriteError, TextIndex
 
 log = logging.getLogger(__name__)
@@ -389,7 +391,23 @@ def _encode_query(text: str) -> np.ndarray:
 
         torch.set_num_threads(threads)
         _encoding_threads_set = True
-    return vectors.embed([text])[0]
+    return vectors.embed_query(text)
+
+
+MARGIN_MIN_VECTORS = 20
+
+
+def semantic_floor(scores: np.ndarray) -> float:
+    """The lowest cosine a semantic result may have for this query: above the absolute floor
+    (``SEMANTIC_MIN_SCORE``) and standing ``SEMANTIC_MIN_MARGIN`` above the query's mean cosine
+    over the catalogue. Every cosine of a nonsense query sits close to that mean; a real match
+    stands out (docs/search.md, "Relevance floor"; bench/floors.py measures both per model).
+    Under MARGIN_MIN_VECTORS vectors the mean says little (the matches themselves make most of
+    it), and only the absolute floor holds."""
+    floor = vectors.floor("SEMANTIC_MIN_SCORE")
+    if scores.size < MARGIN_MIN_VECTORS:
+        return floor
+    return max(floor, float(scores.mean()) + vectors.floor("SEMANTIC_MIN_MARGIN"))
 
 
 def _visible_best(kind: str, filters: dict, ids: np.ndarray, scores: np.ndarray, floor: float,
@@ -446,7 +464,8 @@ def _fallback_query(
     an unknown field is and as the index reads it.
     """
     tokens = []
-    for match in _FALLBACK_TOKEN.finditer(text or ""):
+    # Composed, so that a word written with decomposed accents stays one word.
+    for match in _FALLBACK_TOKEN.finditer(unicodedata.normalize("NFC", text or "")):
         name, value = match.group(1), match.group(2)
         if value is None:
             continue  # a parenthesis
@@ -535,18 +554,28 @@ def database_search(text: str, kinds: list[str], filters: dict, page: int, per_p
 
 def _holds(kind: str, where: str, word: str):
     """An object of ``kind`` holds ``word`` in its text or (``where`` is "organisation") its
-    organisation, whatever their case and diacritics. Never unknown (NULL), so NOT works too."""
+    organisation: whatever their case and diacritics when ``word`` has none, with the same
+    accents when it has some (as in the index). Never unknown (NULL), so NOT works too."""
     model = MODELS[kind]
     # An empty column holds no word; without coalesce, NOT would drop it as unknown.
     if where == "organisation":
-        return _folded_like(db.func.coalesce(model.organisation, ""), word)
-    stored = model.search_text
-    pattern = f"%{_like_escaped(fold(word))}%"
-    # The stored folded text is one plain LIKE; a row inserted around the ORM (no stored text
-    # yet) is folded on the fly, as it always was, so the answer is the same either way.
-    return or_(and_(stored.is_not(None), stored.like(pattern, escape="\\")),
-               and_(stored.is_(None), or_(*[_folded_like(db.func.coalesce(column, ""), word)
-                                            for column in _TEXT_COLUMNS[kind]])))
+        columns = [db.func.coalesce(model.organisation, "")]
+        folded = _folded_like(columns[0], word)
+    else:
+        columns = [db.func.coalesce(column, "") for column in _TEXT_COLUMNS[kind]]
+        stored = model.search_text
+        pattern = f"%{_like_escaped(fold(word))}%"
+        # The stored folded text is one plain LIKE; a row inserted around the ORM (no stored
+        # text yet) is folded on the fly, as it always was, so the answer is the same either way.
+        folded = or_(and_(stored.is_not(None), stored.like(pattern, escape="\\")),
+                     and_(stored.is_(None), or_(*[_folded_like(column, word) for column in columns])))
+    accented = accented_form(word)
+    if accented is None:
+        return folded
+    # Typed with accents: the folded text (one cheap LIKE, first) finds the candidates, and the
+    # columns as written, lowercased, decide which hold the word with these very accents.
+    exact = f"%{_like_escaped(accented)}%"
+    return and_(folded, or_(*[sql_compose(column).like(exact, escape="\\") for column in columns]))
 
 
 def _folded_like(column, word: str):
@@ -769,12 +798,12 @@ class Catalogue:
         """The ``depth`` visible objects closest in meaning to ``text``, best first: one
         product with the process's cached matrix of each kind."""
         vector = _encode_query(text)
-        floor = current_app.config.get("SEMANTIC_MIN_SCORE", 0.0)
         ranking = []
         for kind in kinds:
             ids, matrix = vectors.cached_matrix(kind)
             if len(ids):
-                ranking.extend(_visible_best(kind, filters, ids, matrix @ vector, floor, depth))
+                scores = matrix @ vector
+                ranking.extend(_visible_best(kind, filters, ids, scores, semantic_floor(scores), depth))
         ranking.sort(key=lambda pair: -pair[1])
         return ranking[:depth]
 

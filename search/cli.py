@@ -19,12 +19,20 @@ def embed(force):
     """Encode every initiative, demand, expert profile and publication missing or stale."""
     todo = vectors.count_stale(force=force)
     total = sum(todo.values())
-    click.echo(f"Model {vectors.model_name()}: {total} texts to encode "
+    configured, serving = vectors.configured_model(), vectors.serving_model()
+    if serving != configured:
+        click.echo(f"Switching from {serving} to {configured}: {serving}'s vectors serve the portal "
+                   "until every text is encoded.")
+    click.echo(f"Model {configured}: {total} texts to encode "
                + ", ".join(f"{n} {kind}" for kind, n in todo.items()) + ".")
-    with click.progressbar(length=total, label="Encoding") as bar:
+    with click.progressbar(length=total, label="Encoding", show_eta=True, show_pos=True) as bar:
         done = vectors.sync(force=force, progress=lambda kind, n: bar.update(n))
     removed = vectors.prune()
+    vectors.forget_serving_model()
+    replaced = vectors.prune_other_models()
     click.echo(f"Encoded {sum(done.values())} texts; removed {removed} vectors of deleted objects.")
+    if replaced:
+        click.echo(f"{configured} now serves; removed {replaced} vectors of earlier models.")
 
 
 @match_cli.command("experts")

@@ -50,7 +50,7 @@ def demand_panel(demand) -> Markup:
 def duplicate_warnings(initiative):
     """Before submission: semantically near-duplicate initiatives already in the catalogue."""
     found = matching.near_duplicates(initiative)
-    visible = [m.item for m in found if m.item.can_view(current_user)]
+    visible = [m for m in found if m.item.can_view(current_user)]
     hidden = len(found) - len(visible)
     warnings = []
     if visible:

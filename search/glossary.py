@@ -88,15 +88,16 @@ def bridge(text: str, assume_vietnamese: bool = False) -> str:
 
 
 def encode_bridged(service, texts: list[str], languages: list[str | None] | None = None,
-                   batch_size: int = 64) -> np.ndarray:
+                   batch_size: int = 64, query: bool = False) -> np.ndarray:
     """One L2-normalised vector per text from ``service``: a Vietnamese text's vector is the
     mean of its own and of its English terms' (``languages`` "vi" or "en" skips guessing)."""
     languages = languages or [None] * len(texts)
     english = ["" if language == "en" else bridge(text, assume_vietnamese=language == "vi")
                for text, language in zip(texts, languages, strict=True)]
-    vectors = service.encode(list(texts), batch_size=batch_size)
+    vectors = service.encode(list(texts), batch_size=batch_size, query=query)
     bridged = [row for row, words in enumerate(english) if words]
     if bridged:
-        vectors[bridged] += service.encode([english[row] for row in bridged], batch_size=batch_size)
+        vectors[bridged] += service.encode([english[row] for row in bridged], batch_size=batch_size,
+                                           query=query)
         vectors[bridged] /= np.linalg.norm(vectors[bridged], axis=1, keepdims=True)
     return vectors

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 from flask import current_app
@@ -24,13 +25,14 @@ from initiatives.models import (
     InitiativeState,
     OrganisationConflict,
     Publication,
+    User,
 )
+from initiatives.models.expert import PERSON_RELATIONS, PersonConflict
 from search import vectors
 from search.affinity import shared_keywords
-from search.textfold import fold
+from search.textfold import fold, sql_fold
 
 S = InitiativeState
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 
 @dataclass
@@ -82,9 +84,239 @@ class Match:
 
 # Conflicts of interest ---------------------------------------------------------------------
 
+# Words that say what kind of body an organisation is, not which one, and the kind they say.
+# They are dropped before two organisations are compared, so "Trường Đại học Cần Thơ", "ĐH Cần
+# Thơ", "Can Tho University" and "Đại học Cần Thơ" are one organisation. The kind is kept
+# apart: "Đại học Đà Nẵng" and "Bệnh viện Đà Nẵng" differ by it, while a name without any kind
+# ("Sakura Robotics" for "Sakura Robotics Co., Ltd.") takes any. "" is no kind (connectives,
+# "city"). Folded (search.textfold.fold), matched as whole words, longest phrase first ("hoc
+# vien" before "vien"). A bare "co" stays: folded, it is also "cơ", "cổ", "cô" ("Cơ khí").
+GENERIC_ORGANISATION_WORDS = {
+    **dict.fromkeys(("truong", "dai hoc", "hoc vien", "vien", "phan vien", "trung tam", "university",
+                     "universite", "universitat", "universita", "universidad", "institute", "academy",
+                     "college", "school", "centre", "center"), "academic"),
+    **dict.fromkeys(("benh vien", "hospital"), "hospital"),
+    **dict.fromkeys(("cong ty", "tong cong ty", "tap doan", "co phan", "cp", "trach nhiem huu han",
+                     "tnhh", "mot thanh vien", "mtv", "company", "co ltd", "ltd", "limited", "inc",
+                     "jsc", "llc", "gmbh", "plc", "corporation", "corp", "group"), "company"),
+    **dict.fromkeys(("hop tac xa", "cooperative"), "cooperative"),
+    **dict.fromkeys(("thanh pho", "tp", "va", "the", "of", "and", "for"), ""),
+}
+_GENERIC_LONGEST = max(len(phrase.split()) for phrase in GENERIC_ORGANISATION_WORDS)
+# Abbreviations and run-together spellings, written out before the generic words are dropped.
+ORGANISATION_SPELLINGS = {
+    "dh": "dai hoc", "dhqg": "dai hoc quoc gia", "dhbk": "dai hoc bach khoa", "hv": "hoc vien",
+    "cty": "cong ty", "htx": "hop tac xa", "tphcm": "ho chi minh", "hcm": "ho chi minh",
+    "hcmc": "ho chi minh", "hn": "ha noi", "hanoi": "ha noi", "danang": "da nang", "cantho": "can tho",
+    "haiphong": "hai phong", "vietnam": "viet nam",
+}
+# Titles written before a person's name: "Dr. Lars Eriksson" and "PGS.TS. Trần Văn B" are the
+# same people as "Lars Eriksson" and "Trần Văn B".
+PERSON_TITLES = frozenset({"dr", "prof", "professor", "assoc", "mr", "mrs", "ms", "miss",
+                           "gs", "pgs", "ts", "tskh", "ths", "ncs", "ks", "bs"})
+_WORDS = re.compile(r"\w+")
+_BRACKETS = re.compile(r"\([^()]*\)")
+# A team member written with their organisation: "Name (Organisation)" or "Name - Organisation"
+# (a dash between spaces, so "Jean-Pierre" stays one name).
+_MEMBER_IN_BRACKETS = re.compile(r"^\s*(?P<name>[^()]+?)\s*\((?P<organisation>[^()]+)\)\s*$")
+_MEMBER_WITH_DASH = re.compile(r"^\s*(?P<name>.+?)\s+[-–—]\s+(?P<organisation>.+?)\s*$")
+_IN_CLAUSE = 500  # names per IN (...) when looking people up by name
+
+
+class OrganisationKey(NamedTuple):
+    """An organisation's name reduced for comparison (``organisation_key``)."""
+
+    words: str              # what names it: "can tho"; "" when only generic words were left
+    kinds: frozenset[str]   # what kind of body the name said it is: {"academic"}; empty: unsaid
+
+    def matches(self, other: OrganisationKey) -> bool:
+        """Whether both name the same organisation: the same words, and kinds that agree
+        (one of them unsaid, or a kind in common)."""
+        return (bool(self.words) and self.words == other.words
+                and (not self.kinds or not other.kinds or bool(self.kinds & other.kinds)))
+
+
+def organisation_key(name: str) -> OrganisationKey:
+    """An organisation's name as it is compared: folded (case, diacritics, spacing), without
+    punctuation or a bracketed aside ("(DTU)"), abbreviations written out, and the words of
+    ``GENERIC_ORGANISATION_WORDS`` dropped into its kinds. A name made only of generic words
+    ("Trường Đại học") keeps no words and matches no organisation."""
+    words = []
+    for word in _WORDS.findall(fold(_BRACKETS.sub(" ", name or ""))):
+        words.extend(ORGANISATION_SPELLINGS.get(word, word).split())
+    kept, kinds, at = [], set(), 0
+    while at < len(words):
+        for size in range(min(_GENERIC_LONGEST, len(words) - at), 0, -1):
+            kind = GENERIC_ORGANISATION_WORDS.get(" ".join(words[at:at + size]))
+            if kind is not None:
+                kinds.add(kind)
+                at += size
+                break
+        else:
+            kept.append(words[at])
+            at += 1
+    return OrganisationKey(" ".join(kept), frozenset(kinds - {""}))
+
+
 def same_organisation(a: str, b: str) -> bool:
-    """Whether two organisation names are the same after folding case, spaces and diacritics."""
-    return bool(fold(a or "")) and fold(a or "") == fold(b or "")
+    """Whether two organisation names name the same organisation (``organisation_key``)."""
+    return organisation_key(a).matches(organisation_key(b))
+
+
+def person_key(name: str) -> str:
+    """A person's name as it is compared: folded, without punctuation or the titles before it."""
+    words = _WORDS.findall(fold(name or ""))
+    while words and words[0] in PERSON_TITLES:
+        words.pop(0)
+    return " ".join(words)
+
+
+def team_member(entry: str) -> tuple[str, str]:
+    """A team member as written, split into the name and the organisation written after it:
+    "Trần Văn B (Đại học Cần Thơ)" or "Trần Văn B - Đại học Cần Thơ"; ("Trần Văn B", "") else."""
+    entry = (entry or "").strip()
+    found = _MEMBER_IN_BRACKETS.match(entry) or _MEMBER_WITH_DASH.match(entry)
+    return (found["name"], found["organisation"]) if found else (entry, "")
+
+
+def _spelled(shown: str, other: str) -> str:
+    """``shown``, followed by ``other`` when it is spelled otherwise than by case, spacing and
+    diacritics, so an admin sees which two names were taken for one organisation."""
+    return shown if fold(shown) == fold(other) else f"{shown} ≈ {other}"
+
+
+@dataclass
+class _Party:
+    """Someone an initiative belongs to, as the conflict rules read them."""
+
+    role: str                                            # initiative | proposer | member
+    name: str = ""                                       # a team member's name as written
+    keys: set[str] = field(default_factory=set)          # person_key of their names
+    emails: set[str] = field(default_factory=set)        # lower case
+    organisations: list[tuple[OrganisationKey, str]] = field(default_factory=list)  # with the name as written
+
+    def add_organisation(self, name: str) -> None:
+        key = organisation_key(name)
+        if key.words and all(key != known for known, _written in self.organisations):
+            self.organisations.append((key, name.strip()))
+
+
+def _people_by_name(names: set[str]) -> dict[str, list]:
+    """Accounts and expert profiles named as one of ``names`` (as written), by ``person_key``:
+    rows of name, email and organisation, read with two queries (two per 500 names, or the two
+    tables whole for a large call), never one per person."""
+    keys = {person_key(name) for name in names} - {""}
+    found: dict[str, list] = {}
+    if not keys:
+        return found
+    # The database narrows on the folded name, as written and as person_key leaves it; person_key
+    # then decides. An account whose own name carries a title ("Dr. ...") is not found this way.
+    wanted = sorted(keys | {fold(name) for name in names})
+    for model in (User, ExpertProfile):
+        columns = (model.name, model.email, model.organisation)
+        if len(wanted) > 4 * _IN_CLAUSE:
+            rows = db.session.query(*columns).all()
+        else:
+            rows = [row for at in range(0, len(wanted), _IN_CLAUSE) for row in
+                    db.session.query(*columns).filter(sql_fold(model.name).in_(wanted[at:at + _IN_CLAUSE]))]
+        for row in rows:
+            key = person_key(row.name)
+            if key in keys:
+                found.setdefault(key, []).append(row)
+    return found
+
+
+def _parties(initiatives: list[Initiative]) -> dict[int, list[_Party]]:
+    """Per initiative: its organisation field, its proposer (account and expert profile) and
+    its team members (as written, and the accounts and profiles of the same name), read with a
+    fixed number of queries for all the initiatives together."""
+    proposer_ids = sorted({initiative.proposer_id for initiative in initiatives})
+    accounts, profiles = {}, {}
+    if proposer_ids:
+        accounts = {row.id: row for row in db.session.query(User.id, User.name, User.email, User.organisation)
+                    .filter(User.id.in_(proposer_ids))}
+        profiles = {row.user_id: row for row in db.session.query(
+            ExpertProfile.user_id, ExpertProfile.name, ExpertProfile.email, ExpertProfile.organisation)
+            .filter(ExpertProfile.user_id.in_(proposer_ids))}
+    members = {initiative.id: [team_member(entry) for entry in initiative.team_members or [] if entry]
+               for initiative in initiatives}
+    names = {name for written in members.values() for name, _organisation in written}
+    people = _people_by_name(names)
+    result = {}
+    for initiative in initiatives:
+        own = _Party("initiative")
+        own.add_organisation(initiative.organisation or "")
+        proposer = _Party("proposer")
+        for row in (accounts.get(initiative.proposer_id), profiles.get(initiative.proposer_id)):
+            if row is not None:
+                proposer.keys.add(person_key(row.name))
+                proposer.emails.add((row.email or "").strip().lower())
+                proposer.add_organisation(row.organisation or "")
+        proposer.keys.discard("")
+        proposer.emails.discard("")
+        parties = [own, proposer]
+        for name, organisation in members[initiative.id]:
+            member = _Party("member", name=name.strip(), keys={person_key(name)} - {""})
+            member.add_organisation(organisation)
+            for row in people.get(person_key(name), []):
+                member.emails.add((row.email or "").strip().lower())
+                member.add_organisation(row.organisation or "")
+            member.emails.discard("")
+            parties.append(member)
+        result[initiative.id] = parties
+    return result
+
+
+def _rows_for(model, expert_ids: list[int]) -> list:
+    """The rows of ``model`` (a conflict table) for these experts: filtered in the database for
+    a few experts, the whole (small) table for a call's thousands."""
+    query = model.query
+    if len(expert_ids) <= _IN_CLAUSE:
+        query = query.filter(model.expert_id.in_(expert_ids))
+    return query.all()
+
+
+def _same_organisation_reason(party: _Party, theirs: str, expert_organisation: str) -> str:
+    """Why an expert of ``expert_organisation`` may not review: it is ``party``'s ``theirs``."""
+    if party.role == "initiative":
+        return str(_l("same organisation (%(org)s)", org=_spelled(expert_organisation, theirs)))
+    if party.role == "proposer":
+        return str(_l("same organisation as the proposer (%(org)s)", org=_spelled(theirs, expert_organisation)))
+    return str(_l("same organisation as team member %(name)s (%(org)s)", name=party.name,
+                  org=_spelled(theirs, expert_organisation)))
+
+
+def _declared_organisation_reason(party: _Party, theirs: str, declared: str) -> str:
+    """Why an expert who declared a conflict with ``declared`` may not review: it is
+    ``party``'s ``theirs``."""
+    if party.role == "initiative":
+        return str(_l("declared a conflict with %(org)s", org=_spelled(theirs, declared)))
+    if party.role == "proposer":
+        return str(_l("declared a conflict with %(org)s, the proposer's organisation",
+                      org=_spelled(theirs, declared)))
+    return str(_l("declared a conflict with %(org)s, the organisation of team member %(name)s",
+                  org=_spelled(theirs, declared), name=party.name))
+
+
+def _declared_person_reason(parties: list[_Party], conflicts: list[PersonConflict]) -> str:
+    """Why an expert who declared ``conflicts`` with people may not review: one of them is the
+    proposer (by e-mail, exactly but for case, or by name) or a team member (by name, or by the
+    e-mail of the account or profile of that name)."""
+    for party in parties:
+        if party.role == "initiative":  # an organisation field, no person
+            continue
+        for conflict in conflicts:
+            email, key = (conflict.email or "").strip().lower(), person_key(conflict.name)
+            if not ((email and email in party.emails) or (key and key in party.keys)):
+                continue
+            relation = PERSON_RELATIONS.get(conflict.relation, PERSON_RELATIONS["other"])
+            person = conflict.name or conflict.email
+            if party.role == "proposer":
+                return str(_l("declared a conflict with %(person)s (%(relation)s), the proposer",
+                              person=person, relation=relation))
+            return str(_l("declared a conflict with %(person)s (%(relation)s), a team member",
+                          person=person, relation=relation))
+    return ""
 
 
 def conflict_reason(expert: ExpertProfile, initiative: Initiative) -> str:
@@ -93,36 +325,85 @@ def conflict_reason(expert: ExpertProfile, initiative: Initiative) -> str:
 
 
 def conflict_matrix(initiatives: list[Initiative], experts: list[ExpertProfile]) -> list[list[str]]:
-    """``conflict_reason`` for every pair, with the declared conflicts read once."""
-    declared: dict[int, list[str]] = {}
-    for row in OrganisationConflict.query.all():
-        declared.setdefault(row.expert_id, []).append(row.organisation)
-    pair_conflicts = {(c.expert_id, c.initiative_id): c.source for c in InitiativeConflict.query.all()}
-    folded_orgs = {e.id: fold(e.organisation or "") for e in experts}
-    folded_declared = {eid: {fold(o) for o in orgs} for eid, orgs in declared.items()}
-    folded_names = {e.id: fold(e.name) for e in experts}
+    """``conflict_reason`` for every pair (docs/matching.md, "Conflicts of interest"): the first
+    rule that applies gives the reason. ``experts`` need only ``id``, ``user_id``, ``name`` and
+    ``organisation``. People, organisations and declared conflicts are read once for the whole
+    matrix, with a fixed number of queries, never once per pair or per expert; and only the
+    experts an initiative's people, organisations or declarations point at are looked at
+    closely, so a call's thousands of experts cost a dictionary lookup each."""
+    expert_ids = [expert.id for expert in experts]
+    declared: dict[int, list[tuple[OrganisationKey, str]]] = {}
+    for row in _rows_for(OrganisationConflict, expert_ids):
+        key = organisation_key(row.organisation)
+        if key.words:
+            declared.setdefault(row.expert_id, []).append((key, row.organisation))
+    persons: dict[int, list[PersonConflict]] = {}
+    for row in _rows_for(PersonConflict, expert_ids):
+        persons.setdefault(row.expert_id, []).append(row)
+    pair_conflicts: dict[int, dict[int, str]] = {}
+    for row in _rows_for(InitiativeConflict, expert_ids):
+        pair_conflicts.setdefault(row.initiative_id, {})[row.expert_id] = row.source
+    by_id: dict[int, list[int]] = {}
+    by_user: dict[int, list[int]] = {}
+    by_name: dict[str, list[int]] = {}
+    by_organisation: dict[str, list[int]] = {}
+    names, organisations = [], []
+    for index, expert in enumerate(experts):
+        names.append(person_key(expert.name))
+        organisations.append(organisation_key(expert.organisation or ""))
+        by_id.setdefault(expert.id, []).append(index)
+        if expert.user_id is not None:
+            by_user.setdefault(expert.user_id, []).append(index)
+        by_name.setdefault(names[-1], []).append(index)
+        by_organisation.setdefault(organisations[-1].words, []).append(index)
+    by_name.pop("", None)
+    by_organisation.pop("", None)
+    declaring = [index for index, expert in enumerate(experts) if expert.id in declared or expert.id in persons]
+    parties = _parties(initiatives)
     result = []
     for initiative in initiatives:
-        org = fold(initiative.organisation or "")
-        team = {fold(m) for m in initiative.team_members or []}
-        row = []
-        for expert in experts:
-            if expert.user_id is not None and expert.user_id == initiative.proposer_id:
-                row.append(str(_l("is the proposer")))
-            elif folded_names[expert.id] and folded_names[expert.id] in team:
-                row.append(str(_l("is a team member")))
-            elif org and folded_orgs[expert.id] == org:
-                row.append(str(_l("same organisation (%(org)s)", org=expert.organisation)))
-            elif org and org in folded_declared.get(expert.id, set()):
-                row.append(str(_l("declared a conflict with %(org)s", org=initiative.organisation)))
-            elif (expert.id, initiative.id) in pair_conflicts:
-                source = pair_conflicts[(expert.id, initiative.id)]
-                row.append(str(_l("declined earlier for a conflict")) if source == "decline"
-                           else str(_l("declared a conflict with this initiative")))
-            else:
-                row.append("")
+        own = parties[initiative.id]
+        team = set().union(*(party.keys for party in own if party.role == "member"))
+        # The initiative's organisations by their words, in the order of the rules: its
+        # organisation field, the proposer's, the team members'.
+        theirs: dict[str, list[tuple[_Party, OrganisationKey, str]]] = {}
+        for party in own:
+            for key, written in party.organisations:
+                theirs.setdefault(key.words, []).append((party, key, written))
+        declined = pair_conflicts.get(initiative.id, {})
+        candidates = {*by_user.get(initiative.proposer_id, ()), *declaring,
+                      *(index for key in team for index in by_name.get(key, ())),
+                      *(index for words in theirs for index in by_organisation.get(words, ()))}
+        candidates.update(index for expert_id in declined for index in by_id.get(expert_id, ()))
+        row = [""] * len(experts)
+        for index in candidates:
+            expert = experts[index]
+            row[index] = _pair_reason(expert, initiative, names[index], organisations[index], team, theirs,
+                                      own, declared.get(expert.id, ()), persons.get(expert.id, ()),
+                                      declined.get(expert.id))
         result.append(row)
     return result
+
+
+def _pair_reason(expert, initiative: Initiative, name: str, organisation: OrganisationKey, team: set[str],
+                 theirs: dict, parties: list[_Party], declared, persons, declined: str | None) -> str:
+    """The first rule that keeps ``expert`` from ``initiative``, or ""."""
+    if expert.user_id is not None and expert.user_id == initiative.proposer_id:
+        return str(_l("is the proposer"))
+    if name and name in team:
+        return str(_l("is a team member"))
+    for party, key, written in theirs.get(organisation.words, ()):
+        if organisation.matches(key):
+            return _same_organisation_reason(party, written, expert.organisation)
+    for declared_key, declared_as in declared:
+        for party, key, written in theirs.get(declared_key.words, ()):
+            if declared_key.matches(key):
+                return _declared_organisation_reason(party, written, declared_as)
+    reason = _declared_person_reason(parties, persons) if persons else ""
+    if not reason and declined is not None:
+        reason = (str(_l("declined earlier for a conflict")) if declined == "decline"
+                  else str(_l("declared a conflict with this initiative")))
+    return reason
 
 
 # Affinity ----------------------------------------------------------------------------------
@@ -195,15 +476,6 @@ def current_loads(expert_ids: list[int] | None = None) -> dict[int, int]:
     return dict(query.group_by(Assignment.expert_id).all())
 
 
-def _closest_sentence(text: str, vector: np.ndarray) -> str:
-    """The sentence of ``text`` closest to ``vector`` (the reason shown for a profile match)."""
-    sentences = [s.strip() for s in _SENTENCE.split(text or "") if len(s.strip()) > 3]
-    if len(sentences) <= 1:
-        return (sentences[0] if sentences else text or "")[:300]
-    encoded = vectors.service().encode(sentences)
-    return sentences[int(np.argmax(encoded @ vector))][:300]
-
-
 def explain(expert_index: int, init_vec: np.ndarray, texts: ExpertTexts) -> tuple[str, str]:
     """The closest publication title or profile sentence, and which it is."""
     block, labels = texts.texts(expert_index)
@@ -215,7 +487,7 @@ def explain(expert_index: int, init_vec: np.ndarray, texts: ExpertTexts) -> tupl
         publication = db.session.get(Publication, obj)
         year = f" ({publication.year})" if publication.year else ""
         return publication.title + year, kind
-    return _closest_sentence(obj.bio or ", ".join(obj.keywords or []), init_vec), kind
+    return vectors.closest_passages("expert", [obj], init_vec).get(obj.id, ""), kind
 
 
 def explain_pairs(pairs: list[tuple[Initiative, ExpertProfile]]) -> dict[tuple[int, int], ExpertSuggestion]:
@@ -257,7 +529,11 @@ def suggest_experts(initiative: Initiative, limit: int = 10) -> tuple[list[Exper
     free = np.full(len(people), -np.inf)
     free[with_texts] = scores[with_texts]
     free[conflicted] = -np.inf
-    shown = [index for index in _best_first(free, limit).tolist() if np.isfinite(free[index])]
+    # Below the model's floor an expert is no real match: the page says "no good match yet"
+    # rather than listing a long tail.
+    lowest = vectors.floor("EXPERT_MIN_AFFINITY")
+    shown = [index for index in _best_first(free, limit).tolist()
+             if np.isfinite(free[index]) and free[index] >= lowest]
     # The page lists every excluded expert, best first, as before.
     conflicted = conflicted[np.argsort(-scores[conflicted], kind="stable")]
     experts = {expert.id: expert for expert in _experts_by_id([people[i].id for i in [*shown, *conflicted.tolist()]])}
@@ -290,7 +566,7 @@ def experts_for_query(query: str, limit: int = 10) -> list[ExpertSuggestion]:
     query = (query or "").strip()
     if not query:
         return []
-    vector = vectors.embed([query])[0]
+    vector = vectors.embed_query(query)
     people, groups, scores, matrix = _reviewer_scores(vector)
     # As before, an expert without texts (score 0) can take a place and is then left out.
     shown = [index for index in _best_first(scores, limit).tolist() if groups[index] >= 0]
@@ -333,26 +609,17 @@ def _ranked(vector: np.ndarray, kind: str, candidates: list, threshold: float, l
     return matches
 
 
-def _closest_sentences(matches: list[Match], vector: np.ndarray, per_item: int = 8) -> None:
-    """Give each match its sentence (of the summary, else the description) closest to ``vector``:
-    the reason shown beside the score, also when no keyword is shared. One encoding call for the
-    page's matches, over a few sentences of each."""
-    sentences, owner = [], []
-    for n, match in enumerate(matches):
-        text = getattr(match.item, "summary", "") or getattr(match.item, "description", "") or ""
-        found = [s.strip().lstrip("#*-> ").strip() for s in _SENTENCE.split(text)]
-        found = [s for s in found if len(s) > 3][:per_item]
-        sentences += found
-        owner += [n] * len(found)
-    if not sentences:
-        return
-    scores = vectors.service().encode(sentences) @ vector
-    best: dict[int, int] = {}
-    for i, n in enumerate(owner):
-        if n not in best or scores[i] > scores[best[n]]:
-            best[n] = i
-    for n, i in best.items():
-        matches[n].reason = sentences[i][:300]
+def _closest_sentences(matches: list[Match], vector: np.ndarray) -> None:
+    """Give each match its passage (of the summary, else the description) closest to ``vector``:
+    the reason shown beside the score, also when no keyword is shared. Looked up among the
+    passages stored when each item was encoded: no model call."""
+    by_kind: dict[str, list[Match]] = {}
+    for match in matches:
+        by_kind.setdefault("initiative" if isinstance(match.item, Initiative) else "demand", []).append(match)
+    for kind, group in by_kind.items():
+        closest = vectors.closest_passages(kind, [m.item for m in group], vector)
+        for match in group:
+            match.reason = closest.get(match.item.id, "")
 
 
 def demands_for_initiative(initiative: Initiative, limit: int = 5, reasons: bool = False) -> list[Match]:
@@ -362,7 +629,7 @@ def demands_for_initiative(initiative: Initiative, limit: int = 5, reasons: bool
     if vector is None:
         return []
     demands = Demand.query.filter_by(state=DemandState.OPEN.value).all()
-    return _ranked(vector, "demand", demands, current_app.config["DEMAND_MATCH_THRESHOLD"], limit,
+    return _ranked(vector, "demand", demands, vectors.floor("DEMAND_MATCH_THRESHOLD"), limit,
                    lambda d: keywords_in(initiative.keywords, d.title + " " + d.description), reasons)
 
 
@@ -378,16 +645,27 @@ def initiatives_for_demand(demand: Demand, only_accepted: bool, limit: int = 10,
     else:
         query = query.filter(Initiative.state.notin_([S.DRAFT.value, S.WITHDRAWN.value]))
     text = demand.title + " " + demand.description
-    return _ranked(vector, "initiative", query.all(), current_app.config["DEMAND_MATCH_THRESHOLD"], limit,
+    return _ranked(vector, "initiative", query.all(), vectors.floor("DEMAND_MATCH_THRESHOLD"), limit,
                    lambda i: keywords_in(i.keywords, text), reasons)
 
 
 def near_duplicates(initiative: Initiative, limit: int = 5) -> list[Match]:
-    """Initiatives in the catalogue semantically close to ``initiative`` (above the threshold).
+    """Initiatives in the catalogue semantically close to ``initiative`` (above the duplicate
+    floor), each with its score and its passage closest to the initiative.
 
-    Encodes the initiative's current text on the spot: the proposer is about to submit it."""
-    vector = vectors.embed([vectors.initiative_text(initiative)], [initiative.language])[0]
+    The draft's stored vector is used when it is current (the encoder made it after the last
+    save); otherwise its text, which the proposer has just written, is encoded now."""
+    vector = vectors.vector_of("initiative", initiative.id, initiative)
+    if vector is None:
+        vector = vectors.embed([vectors.initiative_text(initiative)], [initiative.language])[0]
     others = Initiative.query.filter(Initiative.id != initiative.id,
                                      Initiative.state.notin_([S.DRAFT.value, S.WITHDRAWN.value])).all()
-    return _ranked(vector, "initiative", others, current_app.config["DUPLICATE_THRESHOLD"], limit,
-                   lambda i: shared_keywords(i.keywords or [], initiative.keywords or []))
+    # A translation sits lower than a paraphrase: any two texts in different languages do
+    # (docs/matching.md, "Floors"), so a pair across languages has a floor of its own.
+    same, across = vectors.floor("DUPLICATE_THRESHOLD"), vectors.floor("DUPLICATE_THRESHOLD_ACROSS")
+    floors = {other.id: same if other.language == initiative.language else across for other in others}
+    found = _ranked(vector, "initiative", others, min(same, across), len(others),
+                    lambda i: shared_keywords(i.keywords or [], initiative.keywords or []))
+    found = [match for match in found if match.score >= floors[match.item.id]][:limit]
+    _closest_sentences(found, vector)
+    return found

@@ -10,9 +10,12 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +25,7 @@ from initiatives.extensions import db
 from initiatives.models import Demand, ExpertProfile, Initiative, InitiativeState, Publication
 from search import glossary
 from search.affinity import GroupedTexts
-from search.embeddings import get_service, text_hash
+from search.embeddings import E5_MODEL, FusedEmbedder, get_service, model_floor, text_hash
 from search.models import Embedding
 
 log = logging.getLogger(__name__)
@@ -58,11 +61,87 @@ TEXTS: dict[str, Callable] = {"initiative": initiative_text, "demand": demand_te
                               "expert": expert_text, "publication": publication_text}
 
 
+# Passages: the sentences a reason quotes ---------------------------------------------------
+
+# Each match shows the passage of one side closest to the other side. The passages of an object
+# are encoded with its text and stored as one row (a stacked matrix), so that a page looks the
+# reason up instead of running the model.
+PASSAGE_KINDS = {"initiative": "initiative-passages", "demand": "demand-passages",
+                 "expert": "expert-passages"}
+MAX_PASSAGES = 8
+PASSAGE_CHARS = 300
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def passages(kind: str, item) -> list[str]:
+    """The sentences of ``item`` a reason may quote: an initiative's summary and the start of its
+    description, a demand's description, an expert's bio (else keywords); at most MAX_PASSAGES,
+    Markdown marks stripped."""
+    if kind == "initiative":
+        text = "\n".join(p for p in (item.summary, (item.description or "")[:DESCRIPTION_START]) if p)
+    elif kind == "demand":
+        text = item.description or item.title or ""
+    else:
+        text = item.bio or ", ".join(item.keywords or [])
+    found = [s.strip().lstrip("#*-> ").strip() for s in _SENTENCE.split(text or "")]
+    return [s[:PASSAGE_CHARS] for s in found if len(s) > 3][:MAX_PASSAGES]
+
+
+def _passage_hash(kind: str, item) -> str:
+    return text_hash("\n".join(passages(kind, item)))
+
+
+def encode_passages(kind: str, items: list, batch_size: int = 64) -> None:
+    """Encode and store the passages of ``items`` (one row each); flushes, never commits."""
+    if kind not in PASSAGE_KINDS or not items:
+        return
+    found = [passages(kind, item) for item in items]
+    flat = [text for group in found for text in group]
+    languages = [getattr(item, "language", None) for item, group in zip(items, found, strict=True)
+                 for _ in group]
+    encoded = embed(flat, languages, batch_size) if flat else np.zeros((0, 0), dtype=np.float32)
+    stored = _current(PASSAGE_KINDS[kind], [item.id for item in items])
+    name, start = model_name(), 0
+    for item, group in zip(items, found, strict=True):
+        block = encoded[start:start + len(group)]
+        start += len(group)
+        row = stored.get(item.id)
+        if row is None:
+            row = Embedding(kind=PASSAGE_KINDS[kind], object_id=item.id, model=name)
+            db.session.add(row)
+        row.text_hash = text_hash("\n".join(group))
+        row.dimension = int(block.shape[1]) if block.size else 0
+        row.vector = to_blob(block.reshape(-1))
+    db.session.flush()
+
+
+def closest_passages(kind: str, items: list, vector: np.ndarray) -> dict[int, str]:
+    """The stored passage of each of ``items`` closest to ``vector``, by id: a lookup in one
+    query, no model call. An item whose passages are not (yet) encoded, or were encoded from
+    another text, gets its first sentence."""
+    if not items:
+        return {}
+    stored = _current(PASSAGE_KINDS[kind], [item.id for item in items])
+    closest = {}
+    for item in items:
+        texts = passages(kind, item)
+        row = stored.get(item.id)
+        if not texts:
+            continue
+        if row is None or not row.dimension or row.text_hash != text_hash("\n".join(texts)) \
+                or row.dimension != vector.shape[0]:
+            closest[item.id] = texts[0]
+            continue
+        block = from_blob(row.vector).reshape(-1, row.dimension)
+        closest[item.id] = texts[int(np.argmax(block @ vector))]
+    return closest
+
+
 def bridge(text: str, language: str | None = None) -> str:
     """The English of the Vietnamese terms of ``text`` (search/glossary.py), or "" when the
     ``EMBEDDING_BRIDGE`` setting is off (it is on for the English-only default model) or the
     text is not Vietnamese. ``language`` "vi" or "en" skips guessing it."""
-    if not current_app.config.get("EMBEDDING_BRIDGE", True) or language == "en":
+    if not bridge_on() or language == "en":
         return ""
     return glossary.bridge(text, assume_vietnamese=language == "vi")
 
@@ -78,20 +157,145 @@ def embedded_text(kind: str, item) -> str:
     return _bridged(text, bridge(text, getattr(item, "language", None)))
 
 
-def embed(texts: list[str], languages: list[str | None] | None = None, batch_size: int = 64) -> np.ndarray:
+def embed(texts: list[str], languages: list[str | None] | None = None, batch_size: int = 64,
+          query: bool = False) -> np.ndarray:
     """One L2-normalised vector per text; with the ``EMBEDDING_BRIDGE`` setting on, a Vietnamese
-    text's vector is the mean of its own and of its English terms' (search/glossary.py)."""
-    if not current_app.config.get("EMBEDDING_BRIDGE", True):
-        return service().encode(texts, batch_size=batch_size)
-    return glossary.encode_bridged(service(), texts, languages, batch_size)
+    text's vector is the mean of its own and of its English terms' (search/glossary.py).
+    ``query``: the texts are typed search queries (E5 encodes them with its query prefix)."""
+    embedder = service()
+    if isinstance(embedder, FusedEmbedder):  # the bridge serves the English model's half only
+        english = (glossary.encode_bridged(embedder.english, texts, languages, batch_size, query=query)
+                   if bridge_on() else embedder.english.encode(texts, batch_size=batch_size, query=query))
+        return embedder.combine(english, embedder.multilingual.encode(texts, batch_size=batch_size, query=query),
+                                texts, query)
+    if not bridge_on():
+        return embedder.encode(texts, batch_size=batch_size, query=query)
+    return glossary.encode_bridged(embedder, texts, languages, batch_size, query=query)
 
 
-def model_name() -> str:
+def bridge_on() -> bool:
+    """Whether Vietnamese texts are encoded with the English of their glossary terms: the
+    ``EMBEDDING_BRIDGE`` setting, or when it is None, the model's own need (only the English-only
+    MiniLM gains from it, docs/matching.md)."""
+    setting = current_app.config.get("EMBEDDING_BRIDGE")
+    if setting is None:
+        return model_name() != E5_MODEL
+    return bool(setting)
+
+
+def floor(name: str) -> float:
+    """The cosine floor ``name`` (DUPLICATE_THRESHOLD, DEMAND_MATCH_THRESHOLD,
+    SEMANTIC_MIN_SCORE, EXPERT_MIN_AFFINITY): the setting when given, else the model's."""
+    value = current_app.config.get(name)
+    return float(value) if value is not None else model_floor(model_name(), name)
+
+
+_QUERY_CACHE_SIZE = 512
+_query_cache: dict[tuple[str, bool, str], np.ndarray] = {}
+_query_cache_lock = threading.Lock()
+
+
+def embed_query(text: str) -> np.ndarray:
+    """The vector of a query a user typed, cached per process (the same query typed again, or
+    paged through, is not encoded again)."""
+    key = (model_name(), bridge_on(), text)
+    with _query_cache_lock:
+        found = _query_cache.get(key)
+    if found is not None:
+        return found
+    vector = embed([text], query=True)[0]
+    vector.setflags(write=False)
+    with _query_cache_lock:
+        if len(_query_cache) >= _QUERY_CACHE_SIZE:
+            _query_cache.pop(next(iter(_query_cache)))
+        _query_cache[key] = vector
+    return vector
+
+
+# Switching the model: the configured model's vectors are written (``match embed`` encodes them
+# all, with a progress bar) while the previous model's keep serving every page and search, until
+# the new ones are complete. Writers name their model with ``using_model``; readers get the
+# serving one.
+_WRITING_MODEL: ContextVar[str | None] = ContextVar("portal_writing_model", default=None)
+_SERVING: dict[tuple[str, str], tuple[float, str]] = {}
+_SERVING_SECONDS = 5.0
+
+
+def configured_model() -> str:
+    """The ``EMBEDDING_MODEL`` setting: the model new vectors are made with."""
     return current_app.config["EMBEDDING_MODEL"]
 
 
+def model_name() -> str:
+    """The model of the vectors being written (inside ``using_model``), else the serving one."""
+    return _WRITING_MODEL.get() or serving_model()
+
+
+@contextmanager
+def using_model(name: str):
+    """Read and write the vectors of model ``name`` inside the block."""
+    token = _WRITING_MODEL.set(name)
+    try:
+        yield
+    finally:
+        _WRITING_MODEL.reset(token)
+
+
+def _vector_counts() -> dict[tuple[str, str], int]:
+    """Vectors per (kind, model), counting only initiatives that ``sync`` encodes (not drafts,
+    which the encoder may also have encoded after a save)."""
+    count = db.func.count(Embedding.id)
+    rows = db.session.query(Embedding.kind, Embedding.model, count).filter(
+        Embedding.kind.in_([kind for kind in KINDS if kind != "initiative"])).group_by(Embedding.kind, Embedding.model)
+    counts = {(kind, model): n for kind, model, n in rows}
+    initiatives = db.session.query(Embedding.model, count).join(
+        Initiative, Initiative.id == Embedding.object_id).filter(
+        Embedding.kind == "initiative", Initiative.state != InitiativeState.DRAFT.value).group_by(Embedding.model)
+    counts.update({("initiative", model): n for model, n in initiatives})
+    return counts
+
+
+def serving_model() -> str:
+    """The model whose vectors pages and searches read: the configured one, unless a switch is
+    under way, i.e. another model still holds more vectors of some kind (then that one, until
+    the configured model has caught up). Cached for a few seconds per process."""
+    configured = configured_model()
+    key = (str(db.engine.url), configured)
+    cached = _SERVING.get(key)
+    if cached and time.monotonic() - cached[0] < _SERVING_SECONDS:
+        return cached[1]
+    counts = _vector_counts()
+    others = {model for _kind, model in counts if model != configured}
+    behind = [model for model in others
+              if any(counts.get((kind, model), 0) > counts.get((kind, configured), 0) for kind in KINDS)]
+    serving = max(behind, key=lambda m: counts.get(("initiative", m), 0)) if behind else configured
+    _SERVING[key] = (time.monotonic(), serving)
+    return serving
+
+
+def forget_serving_model() -> None:
+    """Look again at which model serves (after vectors were written or removed)."""
+    _SERVING.clear()
+
+
+def write_models() -> list[str]:
+    """The models a changed object is encoded with: the configured one and, during a switch,
+    the serving one too, so that it is matched meanwhile."""
+    configured, serving = configured_model(), serving_model()
+    return [configured] if serving == configured else [configured, serving]
+
+
+def prune_other_models() -> int:
+    """Once the configured model serves, delete the vectors of every other model."""
+    if serving_model() != configured_model():
+        return 0
+    removed = Embedding.query.filter(Embedding.model != configured_model()).delete(synchronize_session=False)
+    db.session.commit()
+    return removed
+
+
 def service():
-    """The process-wide embedder of the configured model (loaded on first use)."""
+    """The process-wide embedder of the model in use (loaded on first use)."""
     return get_service(model_name())
 
 
@@ -113,10 +317,20 @@ def _current(kind: str, ids: Iterable[int]) -> dict[int, Embedding]:
 
 
 def stale(kind: str, items: list, force: bool = False) -> list:
-    """The ``items`` whose stored vector is missing or was made from another text."""
+    """The ``items`` whose stored vector (or stored passages) is missing or was made from
+    another text."""
     stored = _current(kind, [item.id for item in items])
-    return [item for item in items
-            if force or item.id not in stored or stored[item.id].text_hash != text_hash(embedded_text(kind, item))]
+    held = _current(PASSAGE_KINDS[kind], [item.id for item in items]) if kind in PASSAGE_KINDS else None
+
+    def current(item) -> bool:
+        row = stored.get(item.id)
+        if row is None or row.text_hash != text_hash(embedded_text(kind, item)):
+            return False
+        if held is None:
+            return True
+        return item.id in held and held[item.id].text_hash == _passage_hash(kind, item)
+
+    return [item for item in items if force or not current(item)]
 
 
 def encode(kind: str, items: list, batch_size: int = 64) -> int:
@@ -137,12 +351,29 @@ def encode(kind: str, items: list, batch_size: int = 64) -> int:
             db.session.add(row)
         row.text_hash, row.dimension, row.vector = text_hash(text), int(vector.shape[0]), to_blob(vector)
     db.session.flush()
+    encode_passages(kind, items, batch_size)
     return len(items)
+
+
+def bring_up_to_date(kind: str, items: list) -> None:
+    """Encode those of ``items`` whose vectors are missing or stale, with every model written
+    (``write_models``); an expert's publications change with the profile. Flushes only."""
+    for name in write_models():
+        with using_model(name):
+            encode(kind, stale(kind, items))
+            if kind == "expert":
+                encode("publication", stale("publication", [p for item in items for p in item.publications]))
 
 
 def sync(kinds: Iterable[str] = KINDS, force: bool = False, batch_size: int = 64,
          progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
-    """Encode every missing or stale vector (all of them with ``force``), committing per batch."""
+    """Encode every missing or stale vector of the configured model (all of them with
+    ``force``), committing per batch."""
+    with using_model(configured_model()):
+        return _sync(kinds, force, batch_size, progress)
+
+
+def _sync(kinds, force, batch_size, progress) -> dict[str, int]:
     done = {}
     for kind in kinds:
         todo = stale(kind, _candidates(kind, force), force)
@@ -161,16 +392,20 @@ def prune() -> int:
     """Delete vectors whose object no longer exists; returns how many."""
     removed = 0
     for kind, model in MODELS.items():
-        orphans = Embedding.query.filter(Embedding.kind == kind,
-                                         ~Embedding.object_id.in_(db.select(model.id)))
-        removed += orphans.delete(synchronize_session=False)
+        for stored_kind in (kind, PASSAGE_KINDS.get(kind)):
+            if stored_kind is None:
+                continue
+            orphans = Embedding.query.filter(Embedding.kind == stored_kind,
+                                             ~Embedding.object_id.in_(db.select(model.id)))
+            removed += orphans.delete(synchronize_session=False)
     db.session.commit()
     return removed
 
 
 def count_stale(kinds: Iterable[str] = KINDS, force: bool = False) -> dict[str, int]:
     """How many objects of each kind ``sync`` would encode."""
-    return {kind: len(stale(kind, _candidates(kind, force), force)) for kind in kinds}
+    with using_model(configured_model()):
+        return {kind: len(stale(kind, _candidates(kind, force), force)) for kind in kinds}
 
 
 def _candidates(kind: str, force: bool) -> list:
@@ -314,6 +549,7 @@ def forget_matrices() -> None:
     """Drop the cached matrices of this process (they are read again when next needed)."""
     with _MATRICES_LOCK:
         _MATRICES.clear()
+    forget_serving_model()
 
 
 def matrix(kind: str, ids: list[int] | None = None) -> tuple[list[int], np.ndarray]:
@@ -398,11 +634,7 @@ class Encoder:
         with self.app.app_context():
             try:
                 for kind, ids in by_kind.items():
-                    items = MODELS[kind].query.filter(MODELS[kind].id.in_(ids)).all()
-                    encode(kind, stale(kind, items))
-                    if kind == "expert":  # a profile's publications change with it
-                        publications = [p for item in items for p in item.publications]
-                        encode("publication", stale("publication", publications))
+                    bring_up_to_date(kind, MODELS[kind].query.filter(MODELS[kind].id.in_(ids)).all())
                 db.session.commit()
                 forget_matrices()
                 return True
@@ -420,9 +652,7 @@ class Encoder:
                     item = db.session.get(MODELS[kind], object_id)
                     if item is None:
                         return True
-                    encode(kind, stale(kind, [item]))
-                    if kind == "expert":  # a profile's publications change with it
-                        encode("publication", stale("publication", list(item.publications)))
+                    bring_up_to_date(kind, [item])
                     db.session.commit()
                     forget_matrices()  # the stamp would tell too; this spares a stale read
                     return True

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from initiatives.config import DefaultConfig
 from initiatives.connections.models import Connection
 from initiatives.demo import DEMO_PASSWORD
 from initiatives.models import Call, Demand, ExpertProfile, Initiative
@@ -19,7 +20,7 @@ ROOT = Path(__file__).parent.parent
 
 @pytest.fixture
 def settings():
-    return {"EMBEDDING_MODEL": "all-MiniLM-L6-v2", "EMBED_ON_SAVE": False}
+    return {"EMBEDDING_MODEL": DefaultConfig.EMBEDDING_MODEL, "EMBED_ON_SAVE": False}
 
 
 @pytest.fixture

@@ -98,10 +98,15 @@ def test_model_change_means_re_encoding(people, make_initiative, app, db, monkey
     monkeypatch.setitem(app.config, "EMBEDDING_MODEL", "fake-other-model")
     monkeypatch.setattr(vectors, "service", lambda: FakeEmbedder(dimension=64))
     assert vectors.count_stale(["initiative"]) == {"initiative": 1}
+    # Until then the old model's vectors serve, and a save is encoded with both.
+    assert vectors.serving_model() == "fake"
+    assert vectors.vector_of("initiative", initiative.id, initiative).shape == (256,)
     result = runner.invoke(args=["match", "embed"])
     assert result.exit_code == 0 and "Encoded 1" in result.output, result.output
+    assert "Switching from fake to fake-other-model" in result.output
+    assert "fake-other-model now serves" in result.output  # and the old vectors are gone
     rows = Embedding.query.filter_by(kind="initiative", object_id=initiative.id).all()
-    assert sorted(r.model for r in rows) == ["fake", "fake-other-model"]
+    assert sorted(r.model for r in rows) == ["fake-other-model"]
     assert vectors.vector_of("initiative", initiative.id, initiative).shape == (64,)
     assert vectors.count_stale(["initiative"]) == {"initiative": 0}
 
