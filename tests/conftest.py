@@ -221,3 +221,34 @@ def make_demand(app):
 
 def pytest_report_header(config):
     return f"database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (set PORTAL_TEST_DATABASE_URL for PostgreSQL)'}"
+
+
+# The demo encoded by the real model, once per test run and model: encoding it takes a minute,
+# and the tests that need it would each pay that minute. Later tests load the demo (its ids
+# are the same on a fresh database) and insert the vectors kept from the first.
+_DEMO_VECTORS: dict[str, list[dict]] = {}
+
+
+@pytest.fixture
+def encoded_demo(runner, db, app):
+    """Load the demo data and its vectors under the configured model, then index it."""
+    from search import vectors
+    from search.models import Embedding
+
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    model = app.config["EMBEDDING_MODEL"]
+    kept = _DEMO_VECTORS.get(model)
+    if kept is not None:
+        db.session.execute(db.insert(Embedding), kept)
+        db.session.commit()
+        vectors.forget_matrices()
+    result = runner.invoke(args=["match", "embed"])
+    assert result.exit_code == 0, result.output
+    if kept is None:
+        columns = ("kind", "object_id", "model", "text_hash", "dimension", "vector")
+        _DEMO_VECTORS[model] = [{name: getattr(row, name) for name in columns} for row in Embedding.query]
+    else:
+        assert "Encoded 0 texts" in result.output, result.output  # the kept vectors were current
+    result = runner.invoke(args=["search", "reindex"])
+    assert result.exit_code == 0, result.output

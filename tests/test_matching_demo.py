@@ -24,11 +24,7 @@ def settings():
 
 
 @pytest.fixture
-def demo(runner, db):
-    result = runner.invoke(args=["demo"])
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(args=["match", "embed"])
-    assert result.exit_code == 0, result.output
+def demo(encoded_demo):
     experts = json.loads((ROOT / "initiatives/data/demo/experts.json").read_text(encoding="utf-8"))
     initiatives = json.loads((ROOT / "initiatives/data/demo/initiatives.json").read_text(encoding="utf-8"))
     return {"expert_topics": {e["email"]: set(e.get("topics", [])) for e in experts},

@@ -27,10 +27,7 @@ def settings():
 
 
 @pytest.fixture
-def demo(runner, db):
-    for command in (["demo"], ["match", "embed"], ["search", "reindex"]):
-        result = runner.invoke(args=command)
-        assert result.exit_code == 0, result.output
+def demo(encoded_demo):
     experts = json.loads((ROOT / "initiatives/data/demo/experts.json").read_text(encoding="utf-8"))
     return {e["email"]: set(e["topics"]) for e in experts}
 

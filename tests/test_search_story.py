@@ -36,10 +36,7 @@ def facet_count(page: str, name: str, value: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def test_the_smart_irrigation_story(runner, db, app, client, login):
-    for command in (["demo"], ["match", "embed"], ["search", "reindex"]):
-        result = runner.invoke(args=command)
-        assert result.exit_code == 0, result.output
+def test_the_smart_irrigation_story(encoded_demo, db, app, client, login):
     catalogue(app).flush()
 
     # A visitor types the words without diacritics: the default mode (hybrid) puts the
